@@ -115,7 +115,73 @@ extern "C" {
  * blocks; thread-safe; callable before anything else. */
 CSP_API int64_t csp_now(void);
 
+/* csp_sleep: pause the calling goroutine for at least `ns` nanoseconds
+ * (time.Sleep). Parks the goroutine (its thread runs others meanwhile); a
+ * plain thread sleeps in the kernel. ns <= 0 yields (csp_yield). */
+CSP_API void csp_sleep(int64_t ns);
+
+/* >>goroutines ------------------------------------------------------------- */
 typedef void (*csp_fn)(void *arg);
+
+/* csp_go: start fn(arg) in a new goroutine (Go's `go fn(arg)`). Returns 0, or
+ * -ENOMEM when no stack can be had (the runtime stays usable). Never blocks.
+ * fn == NULL panics. Callable from any goroutine or plain thread. */
+CSP_API int csp_go(csp_fn fn, void *arg);
+
+/* csp_go_copy: like csp_go, but first copies `size` bytes at `arg` into the
+ * new goroutine (on its own stack, aligned for any type); fn receives a
+ * pointer to that copy. The copy is taken before csp_go_copy returns: the
+ * C answer to Go's loop-variable capture bug. size larger than a quarter of
+ * the stack: -ENOMEM. */
+CSP_API int csp_go_copy(csp_fn fn, const void *arg, size_t size);
+
+typedef struct csp_go_opts {
+    size_t      stack_size;   /* 0 = default; rounded up to whole pages, at least 16 KiB */
+    const char *name;         /* shown by csp_dump and in panics; copied (first 63 bytes); may be NULL */
+} csp_go_opts;
+
+/* csp_go_ex: csp_go with options (NULL: defaults). A stack size no address
+ * space could hold fails with -ENOMEM. */
+CSP_API int csp_go_ex(csp_fn fn, void *arg, const csp_go_opts *opts);
+
+/* csp_yield: let other goroutines run (runtime.Gosched); the caller stays
+ * runnable. On a plain thread: sched_yield(). */
+CSP_API void csp_yield(void);
+
+/* csp_id: the current goroutine's id (main is 1); 0 on a plain thread. */
+CSP_API uint64_t csp_id(void);
+
+/* csp_maxprocs: runtime.GOMAXPROCS. n > 0 sets the number of processors
+ * (clamped to 1024) and returns the previous value; n <= 0 only queries.
+ * Default: csp_num_cpu(), or the environment variable CSP_MAXPROCS (a
+ * positive integer; larger than 1024 is clamped; anything else ignored). */
+CSP_API int csp_maxprocs(int n);
+
+/* csp_num_cpu: CPUs this process may run on (runtime.NumCPU). */
+CSP_API int csp_num_cpu(void);
+
+/* csp_num_goroutines: goroutines that exist now, main included
+ * (runtime.NumGoroutine). A new goroutine counts from the moment csp_go
+ * returns. */
+CSP_API int csp_num_goroutines(void);
+
+/* csp_block_begin / csp_block_end: bracket a call that blocks in a way the
+ * runtime cannot see (file I/O, a blocking C library): the processor is
+ * handed to another thread after ~20 us, so the other goroutines keep
+ * running (Go's entersyscall/exitsyscall). Sections nest. On a plain thread
+ * they do nothing. csp calls inside a section are allowed (the runtime takes
+ * a processor back for them). */
+CSP_API void csp_block_begin(void);
+CSP_API void csp_block_end(void);
+
+/* csp_panic: print "panic: " + the formatted message and a line naming the
+ * goroutine (id and name) or plain thread (tid) that panicked to stderr,
+ * after flushing stdio; exit status 2. */
+CSP_NORETURN CSP_API void csp_panic(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* csp_dump: write every goroutine (id, name, state, wait reason, how long it
+ * has waited) to fd. Does not stop the world: a snapshot under a lock. */
+CSP_API void csp_dump(int fd);
 
 #ifdef __cplusplus
 }
@@ -229,7 +295,26 @@ void __tsan_release(void *addr);
  * waker's fiber (release) and in the resumed goroutine's fiber (acquire). */
 #define csp__hb_release(p) __tsan_release((void *)(p))
 #define csp__hb_acquire(p) __tsan_acquire((void *)(p))
+void AnnotateIgnoreReadsBegin(const char *f, int l);
+void AnnotateIgnoreReadsEnd(const char *f, int l);
+void AnnotateIgnoreWritesBegin(const char *f, int l);
+void AnnotateIgnoreWritesEnd(const char *f, int l);
+void AnnotateIgnoreSyncBegin(const char *f, int l);
+void AnnotateIgnoreSyncEnd(const char *f, int l);
+/* Work a context does on behalf of the one that switched to it (m->hook):
+ * neither its accesses nor its synchronisation are its own. The parker
+ * releases what the hook publishes (csp__park's hb argument). */
+#define CSP__TSAN_HOOK_BEGIN() (AnnotateIgnoreReadsBegin(__FILE__, __LINE__), AnnotateIgnoreWritesBegin(__FILE__, __LINE__), AnnotateIgnoreSyncBegin(__FILE__, __LINE__))
+#define CSP__TSAN_HOOK_END() (AnnotateIgnoreSyncEnd(__FILE__, __LINE__), AnnotateIgnoreWritesEnd(__FILE__, __LINE__), AnnotateIgnoreReadsEnd(__FILE__, __LINE__))
+/* Reading the descriptor of the context we switch to: the runtime's own
+ * business, ordered by the switch itself (which TSan must not see as sync). */
+#define CSP__TSAN_READS_BEGIN() AnnotateIgnoreReadsBegin(__FILE__, __LINE__)
+#define CSP__TSAN_READS_END() AnnotateIgnoreReadsEnd(__FILE__, __LINE__)
 #else
+#define CSP__TSAN_HOOK_BEGIN() ((void)0)
+#define CSP__TSAN_HOOK_END() ((void)0)
+#define CSP__TSAN_READS_BEGIN() ((void)0)
+#define CSP__TSAN_READS_END() ((void)0)
 #define csp__hb_release(p) ((void)0)
 #define csp__hb_acquire(p) ((void)0)
 #endif
@@ -515,7 +600,13 @@ CSP__FN void csp__ctx_make(csp__ctx *c, char *top, void (*entry)(void *), void *
  * top of its own stack reservation) or the native context of an OS thread
  * (malloc'd, flag CSP__GF_NATIVE). The scheduler adds its fields below. */
 typedef struct csp__g csp__g;
-enum { CSP__GF_NATIVE = 1u, CSP__GF_CANARY = 2u };
+enum {
+    CSP__GF_NATIVE = 1u,     /* runs on an OS thread's own stack */
+    CSP__GF_CANARY = 2u,     /* no guard: canary checked at switches */
+    CSP__GF_THREAD = 4u,     /* a plain thread's context (parks on a futex) */
+    CSP__GF_G0 = 8u,         /* an M's scheduler context */
+    CSP__GF_MAIN = 16u       /* goroutine 1: main, on the main thread's stack */
+};
 #define CSP__CANARY 0x6373702e68e1c5a7ull
 
 struct csp__g {
@@ -540,6 +631,17 @@ struct csp__g {
 #ifdef CSP_VALGRIND
     unsigned vg_id;
 #endif
+    /* scheduler (>>scheduler): */
+    csp__g *schedlink;       /* run queue link: global queue (sched lock) or hand-off lists */
+    struct csp__m *m;        /* the M running it, while running */
+    csp_fn fn;               /* goroutine body */
+    void *arg;
+    const char *waitreason;  /* while waiting: Go's words ("chan receive", ...) */
+    int64_t waitsince;       /* coarse instant the wait began */
+    uint32_t parkword;       /* plain threads: futex word of csp__park (atomic) */
+    int blockdepth;          /* csp_block_begin nesting */
+    void *param;             /* set by the waker (select: the case that fired) */
+    csp__g *allnext, *allprev;  /* all goroutines (csp__sched.alllock) */
     char name[64];
 };
 CSP__STATIC_ASSERT(offsetof(csp__g, ctx) == 0, "asm: csp__g.ctx at offset 0");
@@ -549,6 +651,8 @@ CSP__STATIC_ASSERT(sizeof(csp__g) + 256 <= CSP_STACK_RESERVE, "descriptor fits t
 #define CSP__STKCACHE 64
 typedef struct csp__tls_t {
     csp__g *cur;             /* context running on this thread */
+    struct csp__m *m;        /* this thread's M, if it runs goroutines */
+    int plain;               /* a plain thread counted in csp__sched.nplain */
     csp__g *native;          /* this thread's own context, once made */
     int nstk;                /* per-thread cache of free arena slots */
     uintptr_t stk[CSP__STKCACHE];
@@ -566,6 +670,10 @@ CSP__FN CSP__NOINLINE csp__tls_t *csp__tls(void) {
     __asm__ __volatile__("" : "+r"(t));
     return t;
 }
+
+/* TSan: a thread's own context publishes its thread-local state once it is
+ * set up, for the goroutines (other fibers) that will run on the thread. */
+#define csp__tls_publish(t) csp__hb_release(t)
 
 /* >>stacks ===================================================================
  * A stack slot is [guard zone | usable stack ... descriptor]. Slots of the
@@ -800,7 +908,20 @@ CSP__FN csp__g *csp__g_alloc(size_t req, int *err) {
     /* A reused stack may still carry the poison of frames that never returned. */
     __asan_unpoison_memory_region(lo, size);
 #endif
+    /* TSan: a reused slot's last goroutine released it as it finished
+     * (csp__gswitch_last); everyone who touched its descriptor did so
+     * before handing it on to it. */
+    csp__hb_acquire(g);
+#ifdef CSP__TSAN
+    /* The schedulers that ran the last goroutine of this slot read its
+     * descriptor from their own fibers: the slot's reuse is ordered after
+     * them by the run queues, which TSan only partly sees. */
+    AnnotateIgnoreWritesBegin(__FILE__, __LINE__);
+#endif
     memset(g, 0, sizeof *g);
+#ifdef CSP__TSAN
+    AnnotateIgnoreWritesEnd(__FILE__, __LINE__);
+#endif
     g->stack_lo = lo;
     g->stack_size = size;
     g->resv = base;
@@ -865,6 +986,7 @@ CSP__FN void csp__g_start(void *p) {
     __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
 #endif
     csp__hb_acquire(g);   /* pairs with the creator's release of g */
+    csp__hb_acquire(csp__tls());
     g->entry(g->entry_arg);
     csp__fatal("a context's entry function returned");
 }
@@ -896,12 +1018,18 @@ CSP__FN void csp__gswitch(csp__g *from, csp__g *to) {
     __sanitizer_start_switch_fiber(&from->asan_fake, to->asan_bottom, to->asan_size);
 #endif
 #ifdef CSP__TSAN
-    __tsan_switch_to_fiber(to->tsan_fiber, CSP__TSAN_NO_SYNC);
+    CSP__TSAN_READS_BEGIN();
+    void *fiber = to->tsan_fiber;
+    CSP__TSAN_READS_END();
+    __tsan_switch_to_fiber(fiber, CSP__TSAN_NO_SYNC);
 #endif
     csp__switch(&from->ctx, &to->ctx);
 #ifdef CSP__ASAN
     __sanitizer_finish_switch_fiber(from->asan_fake, NULL, NULL);
 #endif
+    /* TSan: we may be on another thread now; its thread-local state was made
+     * before that thread released it (csp__tls_publish). */
+    csp__hb_acquire(csp__tls());
 }
 
 /* csp__gswitch_last: like csp__gswitch for a context that will never run
@@ -916,7 +1044,10 @@ CSP__FN void csp__gswitch_last(csp__g *from, csp__g *to) {
     __sanitizer_start_switch_fiber(NULL, to->asan_bottom, to->asan_size);
 #endif
 #ifdef CSP__TSAN
-    __tsan_switch_to_fiber(to->tsan_fiber, CSP__TSAN_NO_SYNC);
+    CSP__TSAN_READS_BEGIN();
+    void *fiber = to->tsan_fiber;
+    CSP__TSAN_READS_END();
+    __tsan_switch_to_fiber(fiber, CSP__TSAN_NO_SYNC);
 #endif
     csp__switch(&from->ctx, &to->ctx);
     csp__fatal("a finished context was resumed");
@@ -949,6 +1080,7 @@ CSP__FN csp__g *csp__native_g(void) {
     csp__altstack_install(t);
     pthread_once(&csp__tls_once, csp__tls_key_init);
     pthread_setspecific(csp__tls_key, t);
+    csp__tls_publish(t);
     return g;
 }
 
@@ -1014,9 +1146,11 @@ CSP__FN void csp__altstack_install(csp__tls_t *t) {
     else munmap(p, CSP__ALTSTACK_SIZE);
 }
 
+CSP__FN void csp__plain_exit(void);
 CSP__FN void csp__thread_exit_hook(void *p) {
     csp__tls_t *t = (csp__tls_t *)p;
     csp__stk_flush_cache(t);
+    if (t->plain) { t->plain = 0; csp__plain_exit(); }
     if (t->altstack) {
         stack_t ss;
         memset(&ss, 0, sizeof ss);
@@ -1027,6 +1161,1577 @@ CSP__FN void csp__thread_exit_hook(void *p) {
     }
     if (t->native) { CSP_FREE(t->native); t->native = NULL; }
     csp__store(&t->cur, (csp__g *)NULL, CSP__RELAXED);
+}
+
+
+/* >>runtime lock ==============================================================
+ * csp__lock_t: a futex mutex (0 free, 1 held, 2 held with sleepers). Unlike a
+ * pthread mutex it may be released by another context than the one that
+ * took it: a goroutine that parks holding a channel's lock has it released
+ * by whoever runs next on its thread, once the goroutine is off its stack.
+ * Spins briefly (the holder is runtime code, never user code), then sleeps. */
+typedef struct csp__lock_t { uint32_t v; } csp__lock_t;
+
+CSP__FN CSP__NOINLINE void csp__lock_slow(csp__lock_t *l) {
+    for (int i = 0; i < 64; i++) {
+        uint32_t z = 0;
+        if (csp__load(&l->v, CSP__RELAXED) == 0 && csp__cas(&l->v, &z, 1, CSP__ACQUIRE)) return;
+        csp__cpu_relax();
+    }
+    while (csp__xchg(&l->v, 2, CSP__ACQUIRE) != 0) csp__futex_wait(&l->v, 2, NULL);
+}
+CSP__FN void csp__lock(csp__lock_t *l) {
+    uint32_t z = 0;
+    if (CSP__LIKELY(csp__cas(&l->v, &z, 1, CSP__ACQUIRE))) return;
+    csp__lock_slow(l);
+}
+CSP__FN bool csp__trylock(csp__lock_t *l) {
+    uint32_t z = 0;
+    return csp__cas(&l->v, &z, 1, CSP__ACQUIRE);
+}
+CSP__FN void csp__unlock(csp__lock_t *l) {
+    if (CSP__UNLIKELY(csp__xchg(&l->v, 0, CSP__RELEASE) == 2)) csp__futex_wake(&l->v, 1);
+}
+
+/* >>scheduler =================================================================
+ * Go's G/M/P model.
+ *   G  a goroutine (csp__g above), or the context of a plain thread that
+ *      called a blocking function (CSP__GF_THREAD: it parks on a futex).
+ *   M  an OS thread that runs goroutines. Its g0 is its scheduler context
+ *      (the thread's own stack; for the main thread, whose stack is
+ *      goroutine 1's, a stack of its own).
+ *   P  a processor: the right to run goroutines. csp_maxprocs() of them. An M
+ *      needs a P to run a goroutine; each P has a local run queue.
+ *
+ * Switching. A goroutine that parks, yields or exits switches DIRECTLY to the
+ * next runnable goroutine of its P when there is one (one switch per
+ * hand-off, not two through g0), else to g0, which looks for work (global
+ * queue, other Ps' queues, timers) and sleeps when there is none. What must
+ * happen only once the old goroutine is off its stack (release the lock of
+ * the object it waits on, free it, queue it) is left in m->hook and done by
+ * whoever runs next on that thread (csp__after_switch): Go's gopark with its
+ * unlockf, with the unlock done by the successor instead of by g0.
+ *
+ * Run queues (Go's runqput/runqget/runqgrab). Local: a ring of 256 with
+ * `head` (consumers: owner and thieves, CAS) and `tail` (owner only,
+ * store-release), plus `runnext`, a slot for the goroutine that the running
+ * one just woke (ping-pong runs without touching the ring).
+ *   R1 only the owner writes ring slots, and only in [tail, head+256);
+ *   R2 a consumer reads slots [head, tail) and then claims them by CAS on
+ *      head (release): a slot is not reused before the CAS that claimed it;
+ *   R3 the owner loads head with acquire before reusing slots (pairs with
+ *      R2's release), and publishes slots by a release store of tail, which
+ *      thieves load with acquire;
+ *   R4 slots are atomics (relaxed): a thief may read a slot that is being
+ *      rewritten, but its CAS on head then fails and it retries.
+ *   runnext is taken by CAS (owner or thief). Fairness: after 32 hand-offs
+ *   in a row through runnext, the next pick comes from the ring's head, so
+ *   a ping-pong pair cannot starve the rest of the queue; thieves may also
+ *   steal runnext.
+ * Global queue: a list under sched.lock, for plain threads, overflow and
+ *   goroutines that lost their P. Checked every 61st schedule (Go's rule).
+ * Spinning (Go's wakep): a newly runnable goroutine wakes an idle M only if
+ *   there is an idle P and no M is spinning already; at most half the busy
+ *   Ps' worth of Ms spin. A spinning M that finds nothing drops its P,
+ *   decrements nmspinning, then rechecks every run queue (the other half of
+ *   the Dekker pair with the producer's wakep), and only then sleeps.
+ *   A producer on a P may miss a spinner; its own P runs the work then.
+ * P states: IDLE (on the idle list or in hand-off), RUNNING (owned by m),
+ *   SYSCALL (m is in a blocking section: anyone may CAS it away), RETAKING
+ *   (sysmon is taking it from a goroutine that has not called the runtime
+ *   for 10 ms; see sysmon). m->p is the M's P; it is valid only while the
+ *   status says RUNNING for this M and m->p_lost is clear.
+ * Lock order: sched.lock, then p->tlock (timers), then alllock. A channel or
+ *   sync object's lock comes before all of them. */
+enum { CSP__G_IDLE, CSP__G_RUNNABLE, CSP__G_RUNNING, CSP__G_WAITING, CSP__G_DEAD };
+enum { CSP__P_IDLE, CSP__P_RUNNING, CSP__P_SYSCALL, CSP__P_RETAKING };
+enum { CSP__HOOK_NONE, CSP__HOOK_PARK, CSP__HOOK_YIELD, CSP__HOOK_EXIT, CSP__HOOK_GLOBAL };
+#define CSP__RUNQ 256u
+#define CSP__MAXPROCS 1024
+
+typedef struct csp__tmr csp__tmr;
+typedef struct csp__p csp__p;
+typedef bool (*csp__unlockf)(csp__g *g, void *arg);
+
+typedef struct csp__m {
+    csp__g *g0;              /* scheduler context */
+    csp__g *curg;            /* goroutine running here (or NULL on g0) */
+    csp__p *p;               /* attached P, see "P states" */
+    csp__p *nextp;           /* handed over by the M that woke us (sched.lock) */
+    uint32_t park;           /* futex: set to 1 to wake an idle M */
+    uint32_t inrt;           /* 1 while in runtime code (sysmon's retake handshake) */
+    uint32_t p_lost;         /* sysmon took our P while we were in user code */
+    bool spinning;           /* looking for work, counted in sched.nmspinning */
+    bool idle;               /* on sched.midle */
+    struct csp__m *schedlink;/* sched.midle */
+    int64_t sleep_until;     /* idle with a timeout for the nearest timer */
+    int id;
+    uint64_t rand;           /* per-M PRNG (steal order, select) */
+    int hook;                /* CSP__HOOK_*: work left by the context that switched here */
+    csp__g *hook_g;
+    csp__unlockf hook_f;
+    void *hook_arg;
+} csp__m;
+
+struct csp__p {
+    int id;
+    uint32_t status;         /* CSP__P_* (atomic) */
+    bool retired;            /* id >= maxprocs: off the idle list (sched.lock) */
+    csp__m *m;
+    csp__p *link;            /* sched.pidle */
+    uint32_t runqhead;       /* atomic, see R1-R4 */
+    uint32_t runqtail;       /* atomic, written by the owner only */
+    csp__g *runq[CSP__RUNQ]; /* atomic slots */
+    csp__g *runnext;         /* atomic */
+    uint32_t runnext_streak; /* owner only: consecutive runnext picks */
+    uint32_t schedtick;      /* atomic: incremented at every schedule */
+    uint32_t syscalltick;    /* atomic: incremented at every blocking section */
+    /* timers: a 4-ary min-heap on `when`, under tlock */
+    csp__lock_t tlock;
+    csp__tmr **theap;
+    int ntimers, tcap;
+    int64_t timer0;          /* atomic: earliest `when`, INT64_MAX if none */
+    /* sysmon's last observation of this P */
+    uint32_t sm_schedtick, sm_syscalltick;
+    int64_t sm_when;
+};
+
+static struct csp__sched_t {
+    pthread_once_t once;
+    int started;
+    csp__lock_t lock;        /* protects what follows, up to `allg` */
+    csp__g *runqhead, *runqtail;
+    int64_t runqsize;        /* atomic reads without the lock */
+    csp__p *pidle;
+    int32_t npidle;          /* atomic */
+    csp__m *midle;
+    int32_t nmidle;
+    int32_t mcount;          /* Ms made (sysmon excluded) */
+    int32_t nmspinning;      /* atomic */
+    int32_t maxprocs;        /* atomic */
+    int32_t nallp;           /* atomic: Ps allocated (>= maxprocs after a shrink) */
+    csp__p *allp[CSP__MAXPROCS];
+    csp__m *timer_sleeper;   /* the idle M sleeping until the nearest timer */
+    csp__lock_t alllock;
+    csp__g *allg;            /* every goroutine (alllock) */
+    int32_t ngoroutines;     /* atomic: goroutines, main included */
+    uint64_t goidgen;        /* atomic */
+    int32_t nplain;          /* atomic: live plain threads that used the runtime */
+    int64_t ntimers;         /* atomic: timers in heaps (deadlock detection) */
+    int64_t nwaitio;         /* atomic: goroutines waiting on fds (deadlock detection) */
+    int32_t mid;             /* atomic: M ids */
+    int membarrier;          /* MEMBARRIER_CMD_PRIVATE_EXPEDITED registered */
+    int64_t coarse_now;      /* atomic: sysmon's clock, for wait durations */
+    uint32_t sysmon_wake;    /* futex: sysmon sleeps here while the process is idle */
+    int32_t sysmon_idle;     /* atomic: 1 while sysmon sleeps without a timeout */
+    csp__m *m0;              /* the main thread's M */
+    csp__g *g1;              /* goroutine 1 */
+    int deadlock_checks;     /* disabled while the process dies */
+} csp__sched = { PTHREAD_ONCE_INIT, 0, {0}, NULL, NULL, 0, NULL, 0, NULL, 0, 0, 0, 0, 0,
+                 {NULL}, NULL, {0}, NULL, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, NULL, NULL, 1 };
+
+static int64_t csp__dead_since;   /* sched.lock: when a deadlock was first suspected */
+
+CSP__FN csp__m *csp__getm(void) { return csp__tls()->m; }
+
+CSP__FN uint32_t csp__rand32(csp__m *m) {   /* xorshift64*, per M */
+    uint64_t x = m->rand;
+    x ^= x >> 12; x ^= x << 25; x ^= x >> 27;
+    m->rand = x;
+    return (uint32_t)((x * 0x2545F4914F6CDD1Dull) >> 32);
+}
+
+static CSP__NOINLINE void csp__rt_init(void);
+CSP__FN void csp__rt_start(void) { pthread_once(&csp__sched.once, csp__rt_init); }
+
+/* ---- local run queue ------------------------------------------------------- */
+CSP__FN void csp__globrunq_put_locked(csp__g *g) {
+    g->schedlink = NULL;
+    if (csp__sched.runqtail) csp__sched.runqtail->schedlink = g; else csp__sched.runqhead = g;
+    csp__sched.runqtail = g;
+    csp__store(&csp__sched.runqsize, csp__sched.runqsize + 1, CSP__RELAXED);
+}
+
+/* Overflow: move half of the ring and g to the global queue. */
+CSP__FN bool csp__runq_put_slow(csp__p *p, csp__g *g, uint32_t h, uint32_t t) {
+    csp__g *batch[CSP__RUNQ / 2 + 1];
+    uint32_t n = (t - h) / 2;
+    for (uint32_t i = 0; i < n; i++) batch[i] = csp__load(&p->runq[(h + i) % CSP__RUNQ], CSP__RELAXED);
+    if (!csp__cas(&p->runqhead, &h, h + n, CSP__RELEASE)) return false;
+    batch[n] = g;
+    csp__lock(&csp__sched.lock);
+    for (uint32_t i = 0; i <= n; i++) csp__globrunq_put_locked(batch[i]);
+    csp__unlock(&csp__sched.lock);
+    return true;
+}
+
+/* csp__runq_put: owner only. next: put g in runnext (kicking the previous
+ * one to the tail). */
+CSP__FN void csp__runq_put(csp__p *p, csp__g *g, bool next) {
+    if (next) {
+        csp__g *old = csp__load(&p->runnext, CSP__RELAXED);
+        while (!csp__cas_weak(&p->runnext, &old, g, CSP__RELEASE)) {}
+        if (!old) return;
+        g = old;
+    }
+    for (;;) {
+        uint32_t h = csp__load(&p->runqhead, CSP__ACQUIRE);
+        uint32_t t = csp__load(&p->runqtail, CSP__RELAXED);
+        if (t - h < CSP__RUNQ) {
+            csp__store(&p->runq[t % CSP__RUNQ], g, CSP__RELAXED);
+            csp__store(&p->runqtail, t + 1, CSP__RELEASE);
+            return;
+        }
+        if (csp__runq_put_slow(p, g, h, t)) return;
+    }
+}
+
+/* csp__runq_get: owner only. */
+CSP__FN csp__g *csp__runq_get(csp__p *p) {
+    csp__g *next = csp__load(&p->runnext, CSP__RELAXED);
+    uint32_t streak = csp__load(&p->runnext_streak, CSP__RELAXED);
+    if (next && (streak < 32 || csp__load(&p->runqtail, CSP__RELAXED) == csp__load(&p->runqhead, CSP__RELAXED))) {
+        if (csp__cas(&p->runnext, &next, (csp__g *)NULL, CSP__ACQUIRE)) {
+            csp__store(&p->runnext_streak, streak + 1, CSP__RELAXED);
+            return next;
+        }
+    }
+    csp__store(&p->runnext_streak, 0u, CSP__RELAXED);
+    for (;;) {
+        uint32_t h = csp__load(&p->runqhead, CSP__ACQUIRE);
+        /* acquire although we are the owner: another goroutine on this P
+         * (another TSan fiber) may have queued the slot we are about to read. */
+        uint32_t t = csp__load(&p->runqtail, CSP__ACQUIRE);
+        if (t == h) break;
+        csp__g *g = csp__load(&p->runq[h % CSP__RUNQ], CSP__RELAXED);
+        if (csp__cas(&p->runqhead, &h, h + 1, CSP__RELEASE)) return g;
+    }
+    /* The ring is empty; runnext may still hold one (after a long streak). */
+    next = csp__load(&p->runnext, CSP__RELAXED);
+    if (next && csp__cas(&p->runnext, &next, (csp__g *)NULL, CSP__ACQUIRE)) return next;
+    return NULL;
+}
+
+CSP__FN bool csp__runq_empty(csp__p *p) {
+    for (;;) {
+        uint32_t h = csp__load(&p->runqhead, CSP__ACQUIRE);
+        uint32_t t = csp__load(&p->runqtail, CSP__ACQUIRE);
+        csp__g *n = csp__load(&p->runnext, CSP__ACQUIRE);
+        if (t == csp__load(&p->runqtail, CSP__ACQUIRE)) return h == t && n == NULL;
+    }
+}
+
+/* Take half of p2's queue into batch[] (Go's runqgrab). */
+CSP__FN uint32_t csp__runq_grab(csp__p *p2, csp__g **batch, bool steal_next) {
+    for (;;) {
+        uint32_t h = csp__load(&p2->runqhead, CSP__ACQUIRE);
+        uint32_t t = csp__load(&p2->runqtail, CSP__ACQUIRE);
+        uint32_t n = t - h;
+        n = n - n / 2;
+        if (n == 0) {
+            if (steal_next) {
+                csp__g *next = csp__load(&p2->runnext, CSP__ACQUIRE);
+                if (next && csp__cas(&p2->runnext, &next, (csp__g *)NULL, CSP__ACQUIRE)) { batch[0] = next; return 1; }
+            }
+            return 0;
+        }
+        if (n > CSP__RUNQ / 2) continue;   /* inconsistent h/t: retry */
+        for (uint32_t i = 0; i < n; i++) batch[i] = csp__load(&p2->runq[(h + i) % CSP__RUNQ], CSP__RELAXED);
+        if (csp__cas(&p2->runqhead, &h, h + n, CSP__RELEASE)) return n;
+    }
+}
+
+/* Steal half of p2's work into p (owned by the caller); returns one to run. */
+CSP__FN csp__g *csp__runq_steal(csp__p *p, csp__p *p2, bool steal_next) {
+    csp__g *batch[CSP__RUNQ / 2];
+    uint32_t n = csp__runq_grab(p2, batch, steal_next);
+    if (n == 0) return NULL;
+    for (uint32_t i = 1; i < n; i++) csp__runq_put(p, batch[i], false);
+    return batch[0];
+}
+
+/* Take a batch from the global queue (sched.lock held): one to run, some
+ * more into p's ring. */
+CSP__FN csp__g *csp__globrunq_get_locked(csp__p *p, int max) {
+    int64_t sz = csp__sched.runqsize;
+    if (sz == 0) return NULL;
+    int64_t n = sz / csp__load(&csp__sched.maxprocs, CSP__RELAXED) + 1;
+    if (n > sz) n = sz;
+    if (max > 0 && n > max) n = max;
+    if (n > (int64_t)CSP__RUNQ / 2) n = CSP__RUNQ / 2;
+    csp__store(&csp__sched.runqsize, sz - n, CSP__RELAXED);
+    csp__g *g = csp__sched.runqhead;
+    csp__sched.runqhead = g->schedlink;
+    for (int64_t i = 1; i < n; i++) {
+        csp__g *x = csp__sched.runqhead;
+        csp__sched.runqhead = x->schedlink;
+        csp__runq_put(p, x, false);
+    }
+    if (!csp__sched.runqhead) csp__sched.runqtail = NULL;
+    return g;
+}
+
+/* ---- idle Ps and Ms (sched.lock) ---------------------------------------------- */
+CSP__FN void csp__pidle_put(csp__p *p) {
+    csp__store(&p->m, (csp__m *)NULL, CSP__RELAXED);
+    csp__store(&p->status, (uint32_t)CSP__P_IDLE, CSP__RELEASE);
+    p->link = csp__sched.pidle;
+    csp__sched.pidle = p;
+    csp__fadd(&csp__sched.npidle, 1, CSP__SEQCST);
+}
+CSP__FN csp__p *csp__pidle_get(void) {
+    csp__p **pp = &csp__sched.pidle;
+    int maxp = csp__load(&csp__sched.maxprocs, CSP__RELAXED);
+    while (*pp) {   /* Ps above maxprocs (after a shrink) are not handed out */
+        csp__p *p = *pp;
+        if (p->id < maxp) {
+            *pp = p->link;
+            csp__fsub(&csp__sched.npidle, 1, CSP__SEQCST);
+            return p;
+        }
+        pp = &p->link;
+    }
+    return NULL;
+}
+
+CSP__FN void csp__acquirep(csp__m *m, csp__p *p) {
+    csp__store(&m->p, (csp__p *)(p), CSP__RELAXED);
+    csp__store(&p->m, m, CSP__RELAXED);
+    csp__store(&m->p_lost, 0u, CSP__RELAXED);
+    csp__store(&p->status, (uint32_t)CSP__P_RUNNING, CSP__RELEASE);
+    csp__hb_acquire(p);
+}
+CSP__FN csp__p *csp__releasep(csp__m *m) {
+    csp__p *p = csp__load(&m->p, CSP__RELAXED);
+    csp__hb_release(p);
+    csp__store(&m->p, (csp__p *)(NULL), CSP__RELAXED);
+    return p;
+}
+
+static void *csp__mstart(void *arg);
+CSP__FN csp__m *csp__m_new(void) {
+    csp__m *m = (csp__m *)CSP_CALLOC(1, sizeof *m);
+    if (!m) csp__fatal("out of memory");
+    m->id = csp__fadd(&csp__sched.mid, 1, CSP__RELAXED);
+    m->rand = 0x9E3779B97F4A7C15ull ^ ((uint64_t)(uintptr_t)m * 0xBF58476D1CE4E5B9ull) ^ (uint64_t)csp_now();
+    if (!m->rand) m->rand = 1;
+    m->inrt = 1;
+    return m;
+}
+
+/* Start an OS thread for m (which will take m->nextp). */
+CSP__FN void csp__newm(csp__p *p, bool spinning) {
+    csp__m *m = csp__m_new();
+    m->nextp = p;
+    m->spinning = spinning;
+    csp__lock(&csp__sched.lock);
+    csp__sched.mcount++;
+    csp__unlock(&csp__sched.lock);
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    pthread_t th;
+    int rc = pthread_create(&th, &a, csp__mstart, m);
+    pthread_attr_destroy(&a);
+    if (rc != 0) csp__fatal("cannot create a thread (pthread_create failed)");
+}
+
+/* startm: run p (or an idle P) on an idle M, or on a new one. */
+CSP__FN void csp__startm(csp__p *p, bool spinning) {
+    csp__lock(&csp__sched.lock);
+    if (!p) {
+        p = csp__pidle_get();
+        if (!p) {
+            csp__unlock(&csp__sched.lock);
+            if (spinning) csp__fsub(&csp__sched.nmspinning, 1, CSP__SEQCST);
+            return;
+        }
+    }
+    csp__m *m = csp__sched.midle;
+    if (m) {
+        csp__sched.midle = m->schedlink;
+        csp__sched.nmidle--;
+        m->idle = false;
+        if (csp__sched.timer_sleeper == m) csp__sched.timer_sleeper = NULL;
+        m->spinning = spinning;
+        m->nextp = p;
+        csp__unlock(&csp__sched.lock);
+        csp__store(&m->park, 1u, CSP__RELEASE);
+        csp__futex_wake(&m->park, 1);
+        return;
+    }
+    csp__unlock(&csp__sched.lock);
+    csp__newm(p, spinning);
+}
+
+/* wakep: more work appeared; get an M spinning if there is an idle P and
+ * nobody spins already. */
+CSP__FN void csp__wakep(void) {
+    if (csp__load(&csp__sched.npidle, CSP__SEQCST) == 0) return;
+    int32_t z = 0;
+    if (csp__load(&csp__sched.nmspinning, CSP__SEQCST) != 0 ||
+        !csp__cas(&csp__sched.nmspinning, &z, 1, CSP__SEQCST)) return;
+    csp__startm(NULL, true);
+}
+
+CSP__FN bool csp__p_has_work(csp__p *p) {
+    return !csp__runq_empty(p) || csp__load(&csp__sched.runqsize, CSP__RELAXED) > 0;
+}
+
+CSP__FN void csp__wake_timer_sleeper(int64_t when);
+
+/* handoffp: p was taken from an M (blocking section, hog): give it to an M
+ * if there is work for it, else make it idle. */
+CSP__FN void csp__handoffp(csp__p *p) {
+    if (csp__p_has_work(p)) { csp__startm(p, false); return; }
+    if (csp__load(&csp__sched.nmspinning, CSP__SEQCST) + csp__load(&csp__sched.npidle, CSP__SEQCST) == 0) {
+        int32_t z = 0;
+        if (csp__cas(&csp__sched.nmspinning, &z, 1, CSP__SEQCST)) { csp__startm(p, true); return; }
+    }
+    int64_t t0 = csp__load(&p->timer0, CSP__ACQUIRE);
+    csp__lock(&csp__sched.lock);
+    csp__pidle_put(p);
+    csp__unlock(&csp__sched.lock);
+    if (t0 != INT64_MAX) csp__wake_timer_sleeper(t0);
+}
+
+/* ---- goroutine lists -------------------------------------------------------- */
+CSP__FN void csp__allg_add(csp__g *g) {
+    csp__lock(&csp__sched.alllock);
+    g->allprev = NULL;
+    g->allnext = csp__sched.allg;
+    if (csp__sched.allg) csp__sched.allg->allprev = g;
+    csp__sched.allg = g;
+    csp__unlock(&csp__sched.alllock);
+}
+CSP__FN void csp__allg_del(csp__g *g) {
+    csp__lock(&csp__sched.alllock);
+    if (g->allprev) g->allprev->allnext = g->allnext; else csp__sched.allg = g->allnext;
+    if (g->allnext) g->allnext->allprev = g->allprev;
+    csp__unlock(&csp__sched.alllock);
+}
+
+/* ---- switching with hooks ------------------------------------------------------ */
+CSP__FN void csp__ready(csp__g *g);
+CSP__FN void csp__gfree(csp__g *g);
+
+/* Run what the context that switched to us left to do. */
+CSP__FN void csp__after_switch(void) {
+    csp__m *m = csp__getm();
+    int hook = csp__load(&m->hook, CSP__RELAXED);
+    if (CSP__LIKELY(hook == CSP__HOOK_NONE)) return;
+    CSP__TSAN_HOOK_BEGIN();
+    csp__g *g = csp__load(&m->hook_g, CSP__RELAXED);
+    csp__store(&m->hook, (int)CSP__HOOK_NONE, CSP__RELAXED);
+    switch (hook) {
+    case CSP__HOOK_PARK:
+        if (csp__load(&m->hook_f, CSP__RELAXED) && !csp__load(&m->hook_f, CSP__RELAXED)(g, csp__load(&m->hook_arg, CSP__RELAXED))) {
+            /* unlockf says: do not park after all. */
+            csp__store(&g->status, (uint32_t)CSP__G_RUNNABLE, CSP__RELAXED);
+            csp__runq_put(csp__load(&m->p, CSP__RELAXED), g, true);
+        }
+        break;
+    case CSP__HOOK_YIELD:
+        csp__store(&g->status, (uint32_t)CSP__G_RUNNABLE, CSP__RELAXED);
+        if (csp__load(&m->p, CSP__RELAXED)) csp__runq_put(csp__load(&m->p, CSP__RELAXED), g, false);
+        else { csp__lock(&csp__sched.lock); csp__globrunq_put_locked(g); csp__unlock(&csp__sched.lock); }
+        break;
+    case CSP__HOOK_GLOBAL:   /* g lost its P: it waits on the global queue */
+        csp__store(&g->status, (uint32_t)CSP__G_RUNNABLE, CSP__RELAXED);
+        csp__lock(&csp__sched.lock);
+        csp__globrunq_put_locked(g);
+        csp__unlock(&csp__sched.lock);
+        csp__wakep();
+        break;
+    case CSP__HOOK_EXIT:
+        csp__gfree(g);
+        break;
+    }
+    CSP__TSAN_HOOK_END();
+}
+
+/* Switch from the running goroutine `from` to `to` (a goroutine, or m->g0)
+ * on m. `to` becomes m->curg. Returns when `from` runs again, on whatever M
+ * it then runs. */
+CSP__FN void csp__mark_running(csp__g *g) {   /* by g itself, once it runs */
+    csp__store(&g->m, csp__getm(), CSP__RELAXED);
+    csp__store(&g->status, (uint32_t)CSP__G_RUNNING, CSP__RELAXED);
+}
+CSP__FN uint32_t csp__peek_flags(csp__g *g) {   /* set once at creation */
+    CSP__TSAN_READS_BEGIN();
+    uint32_t f = g->flags;
+    CSP__TSAN_READS_END();
+    return f;
+}
+CSP__FN void csp__switch_to(csp__m *m, csp__g *from, csp__g *to) {
+    if (!(csp__peek_flags(to) & CSP__GF_G0)) {
+        csp__store(&m->curg, (csp__g *)(to), CSP__RELAXED);
+        csp__fadd(&csp__load(&m->p, CSP__RELAXED)->schedtick, 1u, CSP__RELAXED);
+    } else {
+        csp__store(&m->curg, (csp__g *)(NULL), CSP__RELAXED);
+    }
+    csp__gswitch(from, to);
+    if (!(from->flags & CSP__GF_G0)) csp__mark_running(from);
+    csp__after_switch();
+}
+
+/* The next goroutine of m's P, without blocking: the global queue every 61st
+ * schedule, else the local queue. */
+CSP__FN csp__g *csp__next_local(csp__m *m) {
+    csp__p *p = csp__load(&m->p, CSP__RELAXED);
+    if (CSP__UNLIKELY(csp__load(&p->schedtick, CSP__RELAXED) % 61 == 0) && csp__load(&csp__sched.runqsize, CSP__RELAXED) > 0) {
+        csp__lock(&csp__sched.lock);
+        csp__g *g = csp__globrunq_get_locked(p, 1);
+        csp__unlock(&csp__sched.lock);
+        if (g) return g;
+    }
+    if (CSP__UNLIKELY(p->id >= csp__load(&csp__sched.maxprocs, CSP__RELAXED))) return NULL;  /* g0 drops it */
+    return csp__runq_get(p);
+}
+
+/* ---- entering and leaving the runtime ------------------------------------------
+ * Every public call that uses the scheduler brackets its work with
+ * csp__enter()/csp__leave(). enter makes sure the M owns its P (sysmon may
+ * have taken it while we ran user code; a blocking section gives it up), so
+ * that runtime code never runs on a P it does not own.
+ * Hog retake handshake (sysmon, below): the M stores inrt = 1, then loads its
+ * P's status; sysmon CASes the status RUNNING -> RETAKING, then runs a
+ * process-wide barrier (membarrier), then loads inrt. Either sysmon sees
+ * inrt == 1 (it reverts the status) or the M sees RETAKING (it waits for
+ * sysmon's verdict). Without membarrier both sides use seq_cst fences. */
+CSP__FN void csp__reacquire_p(csp__m *m, csp__g *g);
+CSP__FN csp__g *csp__self(void);
+CSP__FN void csp__exitsyscall(csp__m *m, csp__g *g);
+CSP__FN void csp__entersyscall(csp__m *m);
+
+CSP__FN CSP__NOINLINE void csp__enter_slow(csp__m *m, csp__g *g) {
+    csp__p *p = csp__load(&m->p, CSP__RELAXED);
+    if (g && g->blockdepth > 0) { csp__exitsyscall(m, g); return; }
+    if (p) {
+        while (csp__load(&p->status, CSP__ACQUIRE) == CSP__P_RETAKING) csp__cpu_relax();
+        if (!csp__load(&m->p_lost, CSP__ACQUIRE)) return;   /* sysmon reverted */
+    }
+    csp__store(&m->p, (csp__p *)(NULL), CSP__RELAXED);
+    csp__store(&m->p_lost, 0u, CSP__RELAXED);
+    csp__reacquire_p(m, g);
+}
+
+/* Returns the current M with a usable P, or NULL on a plain thread. */
+CSP__FN csp__m *csp__enter(void) {
+    csp__m *m = csp__getm();
+    if (CSP__UNLIKELY(!m)) {
+        csp__self();   /* the main thread's first call adopts it */
+        m = csp__getm();
+        if (!m) return NULL;
+    }
+    csp__store(&m->inrt, 1u, CSP__RELAXED);
+    if (csp__sched.membarrier) __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    else __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    csp__p *p = csp__load(&m->p, CSP__RELAXED);
+    csp__g *g = csp__load(&m->curg, CSP__RELAXED);
+    if (CSP__UNLIKELY(!p || (g && g->blockdepth > 0) ||
+                      csp__load(&p->status, CSP__ACQUIRE) != CSP__P_RUNNING ||
+                      csp__load(&m->p_lost, CSP__RELAXED)))
+        csp__enter_slow(m, g);
+    return m;
+}
+
+CSP__FN void csp__leave(void) {
+    csp__m *m = csp__getm();   /* re-read: we may have migrated */
+    if (!m) return;
+    csp__g *g = csp__load(&m->curg, CSP__RELAXED);
+    if (g && g->blockdepth > 0) { csp__entersyscall(m); return; }
+    csp__store(&m->inrt, 0u, CSP__RELEASE);
+}
+
+/* ---- park and ready ---------------------------------------------------------------
+ * csp__park(unlockf, arg, reason): the one way anything in the library
+ * waits. The caller has registered the current context (csp__self()) as a
+ * waiter of some object and holds that object's lock; unlockf(g, arg) runs
+ * once g is off its stack (for a plain thread: right away) and releases the
+ * lock; if it returns false, g does not park after all. Whoever finds the
+ * waiter later calls csp__ready(g) exactly once. The waiter may be a
+ * goroutine (it gives its thread to other goroutines) or a plain thread (it
+ * sleeps on g->parkword). Call it between csp__enter and csp__leave.
+ * hb: an address TSan should see released by the parker (the object's lock),
+ * so that whoever takes that lock next is ordered after us. */
+CSP__FN csp__g *csp__self(void);
+
+CSP__FN void csp__park(csp__unlockf unlockf, void *arg, const char *reason, void *hb) {
+    csp__m *m = csp__getm();
+    if (!m) {
+        csp__g *g = csp__self();
+        csp__store(&g->waitreason, reason, CSP__RELAXED);
+        csp__store(&g->parkword, 0u, CSP__RELAXED);
+        csp__store(&g->status, (uint32_t)CSP__G_WAITING, CSP__RELAXED);
+        (void)hb;
+        if (unlockf && !unlockf(g, arg)) { csp__store(&g->status, (uint32_t)CSP__G_RUNNING, CSP__RELAXED); return; }
+        while (csp__load(&g->parkword, CSP__ACQUIRE) == 0) csp__futex_wait(&g->parkword, 0, NULL);
+        csp__store(&g->status, (uint32_t)CSP__G_RUNNING, CSP__RELAXED);
+        csp__hb_acquire(g);
+        return;
+    }
+    csp__g *g = csp__load(&m->curg, CSP__RELAXED);
+    csp__store(&g->waitreason, reason, CSP__RELAXED);
+    csp__store(&g->waitsince, csp__load(&csp__sched.coarse_now, CSP__RELAXED), CSP__RELAXED);
+    csp__store(&g->status, (uint32_t)CSP__G_WAITING, CSP__RELAXED);
+    if (hb) csp__hb_release(hb);
+    csp__store(&m->hook, (int)CSP__HOOK_PARK, CSP__RELAXED);
+    csp__store(&m->hook_g, (csp__g *)(g), CSP__RELAXED);
+    csp__store(&m->hook_f, (csp__unlockf)(unlockf), CSP__RELAXED);
+    csp__store(&m->hook_arg, (void *)(arg), CSP__RELAXED);
+    csp__g *next = csp__next_local(m);
+    csp__switch_to(m, g, next ? next : m->g0);
+    csp__hb_acquire(g);
+}
+
+/* csp__ready: make a parked g runnable (Go's goready). From anywhere: a
+ * goroutine (g goes to the caller's runnext: it runs next, as Go does), an M
+ * without P or a plain thread (global queue). */
+CSP__FN void csp__ready(csp__g *g) {
+    if (g->flags & CSP__GF_THREAD) {
+        csp__hb_release(g);
+        csp__store(&g->parkword, 1u, CSP__RELEASE);
+        csp__futex_wake(&g->parkword, 1);
+        return;
+    }
+    csp__store(&g->status, (uint32_t)CSP__G_RUNNABLE, CSP__RELAXED);
+    csp__hb_release(g);   /* after our last write to g; g acquires it when it runs */
+    csp__m *m = csp__getm();
+    csp__p *p = m ? csp__load(&m->p, CSP__RELAXED) : NULL;
+    if (p && csp__load(&m->inrt, CSP__RELAXED) &&
+        csp__load(&p->status, CSP__RELAXED) == CSP__P_RUNNING && csp__load(&p->m, CSP__RELAXED) == m) {
+        csp__runq_put(p, g, true);
+    } else {
+        csp__lock(&csp__sched.lock);
+        csp__globrunq_put_locked(g);
+        csp__unlock(&csp__sched.lock);
+    }
+    csp__wakep();
+}
+
+/* ---- goroutine creation and exit ----------------------------------------------- */
+CSP__FN void csp__goexit(void);
+
+CSP__FN void csp__goroutine_main(void *arg) {
+    csp__g *g = (csp__g *)arg;
+    csp__mark_running(g);
+    csp__after_switch();
+    csp__leave();
+    g->fn(g->arg);
+    csp__goexit();
+}
+
+/* Free an exited goroutine's stack (run by its successor, off its stack). */
+CSP__FN void csp__gfree(csp__g *g) { csp__g_free(g); }
+
+CSP__FN void csp__goexit(void) {
+    csp__m *m = csp__enter();
+    csp__g *g = csp__load(&m->curg, CSP__RELAXED);
+    csp__store(&g->status, (uint32_t)CSP__G_DEAD, CSP__RELAXED);
+    csp__allg_del(g);
+    csp__fsub(&csp__sched.ngoroutines, 1, CSP__RELEASE);
+    csp__store(&m->hook, (int)CSP__HOOK_EXIT, CSP__RELAXED);
+    csp__store(&m->hook_g, (csp__g *)(g), CSP__RELAXED);
+    csp__g *next = csp__next_local(m);
+    csp__g *to = next ? next : m->g0;
+    if (next) {
+        csp__store(&m->curg, (csp__g *)(to), CSP__RELAXED);
+        csp__fadd(&csp__load(&m->p, CSP__RELAXED)->schedtick, 1u, CSP__RELAXED);
+    } else {
+        csp__store(&m->curg, (csp__g *)(NULL), CSP__RELAXED);
+    }
+    csp__gswitch_last(g, to);
+}
+
+CSP__FN int csp__spawn(csp_fn fn, void *arg, const void *copy, size_t copy_size, const csp_go_opts *opts) {
+    if (!fn) csp_panic("go of nil func value");
+    csp__rt_start();
+    int err = 0;
+    csp__g *g = csp__g_alloc(opts ? opts->stack_size : 0, &err);
+    if (!g) return err;
+    char *top = (char *)g;
+    if (copy_size > 0) {
+        if (copy_size > g->stack_size / 4) { csp__hb_release(g); csp__g_free(g); return -ENOMEM; }
+        top = (char *)(((uintptr_t)top - copy_size) & ~(uintptr_t)(__alignof__(max_align_t) - 1));
+        memcpy(top, copy, copy_size);
+        arg = top;
+    }
+    g->fn = fn;
+    g->arg = arg;
+    if (opts && opts->name) {
+        strncpy(g->name, opts->name, sizeof g->name - 1);
+        g->name[sizeof g->name - 1] = 0;
+    }
+    g->id = csp__fadd(&csp__sched.goidgen, 1, CSP__RELAXED);
+    g->status = CSP__G_RUNNABLE;
+    g->entry = csp__goroutine_main;
+    g->entry_arg = g;
+    csp__ctx_make(&g->ctx, top, csp__g_start, g);
+    csp__fadd(&csp__sched.ngoroutines, 1, CSP__RELAXED);
+    csp__allg_add(g);
+    csp__m *m = csp__enter();
+    csp__ready(g);   /* releases g for TSan; runnext of our P, or the global queue */
+    if (m) csp__leave();
+    return 0;
+}
+
+CSP__DEF int csp_go(csp_fn fn, void *arg) { return csp__spawn(fn, arg, NULL, 0, NULL); }
+CSP__DEF int csp_go_ex(csp_fn fn, void *arg, const csp_go_opts *opts) { return csp__spawn(fn, arg, NULL, 0, opts); }
+CSP__DEF int csp_go_copy(csp_fn fn, const void *arg, size_t size) {
+    if (size == 0) return csp__spawn(fn, NULL, NULL, 0, NULL);
+    return csp__spawn(fn, NULL, arg, size, NULL);
+}
+
+CSP__DEF void csp_yield(void) {
+    csp__self();
+    csp__m *m = csp__enter();
+    if (!m) { sched_yield(); return; }
+    csp__g *g = csp__load(&m->curg, CSP__RELAXED);
+    csp__g *next = csp__next_local(m);
+    if (!next && csp__load(&csp__sched.runqsize, CSP__RELAXED) > 0) {
+        csp__lock(&csp__sched.lock);
+        next = csp__globrunq_get_locked(csp__load(&m->p, CSP__RELAXED), 0);
+        csp__unlock(&csp__sched.lock);
+    }
+    if (next) {
+        csp__store(&m->hook, (int)CSP__HOOK_YIELD, CSP__RELAXED);
+        csp__store(&m->hook_g, (csp__g *)(g), CSP__RELAXED);
+        csp__hb_release(g);
+        csp__switch_to(m, g, next);
+        csp__hb_acquire(g);
+    }
+    csp__leave();
+}
+
+/* ---- timers (the heap; Timer, Ticker and friends build on it) --------------------
+ * Each P has a 4-ary min-heap of csp__tmr (Go 1.14+), under p->tlock. A
+ * timer is in at most one heap (t->p, t->idx >= 0). p->timer0 mirrors the
+ * earliest `when` so that schedulers can peek without the lock. Due timers
+ * run in the scheduler (g0 or a parking goroutine's successor) of any M that
+ * holds a P: their callbacks must not block. sched.ntimers counts timers in
+ * heaps: while it is non-zero the process is not deadlocked. */
+struct csp__tmr {
+    int64_t when;
+    int64_t period;          /* > 0: re-armed after each firing */
+    void (*f)(csp__tmr *t, int64_t now);
+    void *arg;
+    csp__p *p;               /* heap it is in (p->tlock) */
+    int idx;                 /* index in that heap, -1 when not in one */
+    uint64_t seq;            /* bumped at every (re)arm: stale fires are ignored */
+};
+
+CSP__FN void csp__theap_up(csp__p *p, int i) {
+    csp__tmr *t = p->theap[i];
+    while (i > 0) {
+        int parent = (i - 1) / 4;
+        if (p->theap[parent]->when <= t->when) break;
+        p->theap[i] = p->theap[parent]; p->theap[i]->idx = i;
+        i = parent;
+    }
+    p->theap[i] = t; t->idx = i;
+}
+CSP__FN void csp__theap_down(csp__p *p, int i) {
+    int n = p->ntimers;
+    csp__tmr *t = p->theap[i];
+    for (;;) {
+        int c = 4 * i + 1;
+        if (c >= n) break;
+        int best = c;
+        for (int k = c + 1; k < c + 4 && k < n; k++)
+            if (p->theap[k]->when < p->theap[best]->when) best = k;
+        if (p->theap[best]->when >= t->when) break;
+        p->theap[i] = p->theap[best]; p->theap[i]->idx = i;
+        i = best;
+    }
+    p->theap[i] = t; t->idx = i;
+}
+CSP__FN void csp__theap_sync0(csp__p *p) {
+    csp__store(&p->timer0, p->ntimers ? p->theap[0]->when : INT64_MAX, CSP__RELEASE);
+}
+/* Add t to p's heap (t not in any heap). */
+CSP__FN void csp__timer_add(csp__p *p, csp__tmr *t) {
+    csp__lock(&p->tlock);
+    if (p->ntimers == p->tcap) {
+        int nc = p->tcap ? p->tcap * 2 : 64;
+        csp__tmr **nh = (csp__tmr **)realloc(p->theap, (size_t)nc * sizeof *nh);
+        if (!nh) csp__fatal("out of memory");
+        p->theap = nh; p->tcap = nc;
+    }
+    t->p = p;
+    p->theap[p->ntimers++] = t;
+    csp__theap_up(p, p->ntimers - 1);
+    csp__theap_sync0(p);
+    csp__unlock(&p->tlock);
+    csp__fadd(&csp__sched.ntimers, 1, CSP__SEQCST);
+}
+CSP__FN void csp__theap_remove_locked(csp__p *p, csp__tmr *t) {
+    int i = t->idx;
+    int last = --p->ntimers;
+    if (i != last) {
+        p->theap[i] = p->theap[last]; p->theap[i]->idx = i;
+        csp__theap_down(p, i);
+        csp__theap_up(p, p->theap[i]->idx);
+    }
+    t->idx = -1;
+    t->p = NULL;
+    csp__theap_sync0(p);
+    csp__fsub(&csp__sched.ntimers, 1, CSP__SEQCST);
+}
+/* Remove t from its heap; true if it was in one (i.e. had not fired). */
+CSP__FN bool csp__timer_del(csp__tmr *t) {
+    for (;;) {
+        csp__p *p = csp__load(&t->p, CSP__ACQUIRE);
+        if (!p) return false;
+        csp__lock(&p->tlock);
+        if (t->p == p && t->idx >= 0) {
+            csp__theap_remove_locked(p, t);
+            csp__unlock(&p->tlock);
+            return true;
+        }
+        csp__unlock(&p->tlock);
+        if (csp__load(&t->p, CSP__ACQUIRE) == NULL) return false;
+    }
+}
+
+/* Run p's due timers; returns p's next deadline (INT64_MAX: none). */
+CSP__FN int64_t csp__run_timers(csp__p *p, int64_t now) {
+    int64_t w = csp__load(&p->timer0, CSP__ACQUIRE);
+    if (w > now) return w;
+    csp__lock(&p->tlock);
+    while (p->ntimers > 0 && p->theap[0]->when <= now) {
+        csp__tmr *t = p->theap[0];
+        csp__theap_remove_locked(p, t);
+        if (t->period > 0) {
+            /* Tickers: next fire one period later (skipping missed ones). */
+            int64_t next = t->when + t->period;
+            if (next <= now) next = now + t->period - (now - t->when) % t->period;
+            t->when = next;
+            t->p = p;
+            if (p->ntimers == p->tcap) {
+                int nc = p->tcap ? p->tcap * 2 : 64;
+                csp__tmr **nh = (csp__tmr **)realloc(p->theap, (size_t)nc * sizeof *nh);
+                if (!nh) csp__fatal("out of memory");
+                p->theap = nh; p->tcap = nc;
+            }
+            p->theap[p->ntimers++] = t;
+            csp__theap_up(p, p->ntimers - 1);
+            csp__theap_sync0(p);
+            csp__fadd(&csp__sched.ntimers, 1, CSP__SEQCST);
+        }
+        void (*f)(csp__tmr *, int64_t) = t->f;
+        csp__unlock(&p->tlock);
+        f(t, now);   /* may free t (a one-shot whose owner was waiting) */
+        csp__lock(&p->tlock);
+    }
+    int64_t next = p->ntimers ? p->theap[0]->when : INT64_MAX;
+    csp__unlock(&p->tlock);
+    return next;
+}
+
+/* The earliest deadline over all Ps. */
+CSP__FN int64_t csp__next_timer_all(void) {
+    int64_t w = INT64_MAX;
+    int n = csp__load(&csp__sched.nallp, CSP__ACQUIRE);
+    for (int i = 0; i < n; i++) {
+        int64_t t = csp__load(&csp__sched.allp[i]->timer0, CSP__ACQUIRE);
+        if (t < w) w = t;
+    }
+    return w;
+}
+
+/* A timer was added at `when`: make sure some M will be awake for it (Go's
+ * wakeNetPoller). The running P that added it would see it at its next
+ * schedule anyway; this covers idle Ps and busy ones. */
+CSP__FN void csp__wake_timer_sleeper(int64_t when) {
+    csp__lock(&csp__sched.lock);
+    csp__m *ts = csp__sched.timer_sleeper;
+    if (ts && when < ts->sleep_until) {
+        csp__sched.timer_sleeper = NULL;
+        ts->sleep_until = 0;
+        csp__unlock(&csp__sched.lock);
+        csp__store(&ts->park, 1u, CSP__RELEASE);   /* wakes it to recompute; it has no nextp */
+        csp__futex_wake(&ts->park, 1);
+        return;
+    }
+    bool none = ts == NULL;
+    csp__unlock(&csp__sched.lock);
+    if (none) csp__wakep();
+}
+
+CSP__FN void csp__sleep_fire(csp__tmr *t, int64_t now) {
+    (void)now;
+    csp__ready((csp__g *)t->arg);
+}
+CSP__FN bool csp__sleep_arm(csp__g *g, void *arg) {
+    (void)g;
+    csp__tmr *t = (csp__tmr *)arg;
+    csp__m *m = csp__getm();
+    csp__timer_add(csp__load(&m->p, CSP__RELAXED), t);
+    if (csp__load(&csp__sched.npidle, CSP__RELAXED) > 0) csp__wake_timer_sleeper(t->when);
+    return true;
+}
+
+CSP__FN int64_t csp__deadline(int64_t ns) {   /* now + ns, saturating */
+    int64_t now = csp_now();
+    if (ns > INT64_MAX - now) return INT64_MAX;
+    return now + ns;
+}
+
+CSP__DEF void csp_sleep(int64_t ns) {
+    if (ns <= 0) { csp_yield(); return; }
+    csp__g *g = csp__self();
+    csp__m *m = csp__enter();
+    if (!m) {   /* a plain thread sleeps in the kernel */
+        int64_t until = csp__deadline(ns);
+        (void)g;
+        for (;;) {
+            int64_t left = until - csp_now();
+            if (left <= 0) break;
+            struct timespec ts = { (time_t)(left / 1000000000), (long)(left % 1000000000) };
+            nanosleep(&ts, NULL);
+        }
+        return;
+    }
+    csp__tmr t;
+    memset(&t, 0, sizeof t);
+    t.when = csp__deadline(ns);
+    t.f = csp__sleep_fire;
+    t.arg = csp__load(&m->curg, CSP__RELAXED);
+    t.idx = -1;
+    csp__park(csp__sleep_arm, &t, "sleep", &csp__load(&m->p, CSP__RELAXED)->tlock);
+    csp__leave();
+}
+
+/* ---- finding work and sleeping ------------------------------------------------- */
+CSP__FN void csp__checkdead_locked(void);
+
+/* stopm: m has no P and nothing to do: sleep until an M hands us a P
+ * (m->nextp), or until `until` (the nearest timer) passes. Returns with m->p
+ * set, or with m->p NULL after a timeout (the caller retries). */
+CSP__FN void csp__stopm(csp__m *m, int64_t until) {
+    csp__lock(&csp__sched.lock);
+    if (m->nextp) {   /* handed a P while we were getting here */
+        csp__p *p = m->nextp; m->nextp = NULL;
+        csp__unlock(&csp__sched.lock);
+        csp__acquirep(m, p);
+        return;
+    }
+    csp__store(&m->park, 0u, CSP__RELAXED);
+    m->idle = true;
+    m->schedlink = csp__sched.midle;
+    csp__sched.midle = m;
+    csp__sched.nmidle++;
+    m->sleep_until = 0;
+    if (until != INT64_MAX && (!csp__sched.timer_sleeper || until < csp__sched.timer_sleeper->sleep_until)) {
+        if (csp__sched.timer_sleeper) {   /* the old sleeper may sleep on; we are earlier */
+            csp__sched.timer_sleeper->sleep_until = 0;
+        }
+        csp__sched.timer_sleeper = m;
+        m->sleep_until = until;
+    }
+    csp__checkdead_locked();
+    int64_t my_until = m->sleep_until;
+    csp__unlock(&csp__sched.lock);
+    for (;;) {
+        if (csp__load(&m->park, CSP__ACQUIRE)) break;
+        if (my_until) {
+            int64_t left = my_until - csp_now();
+            if (left <= 0) break;
+            struct timespec ts = { (time_t)(left / 1000000000), (long)(left % 1000000000) };
+            csp__futex_wait(&m->park, 0, &ts);
+        } else {
+            csp__futex_wait(&m->park, 0, NULL);
+        }
+    }
+    csp__lock(&csp__sched.lock);
+    if (m->idle) {   /* timed out (or woken to recompute): take ourselves off the list */
+        csp__m **pp = &csp__sched.midle;
+        while (*pp && *pp != m) pp = &(*pp)->schedlink;
+        if (*pp) { *pp = m->schedlink; csp__sched.nmidle--; }
+        m->idle = false;
+    }
+    if (csp__sched.timer_sleeper == m) csp__sched.timer_sleeper = NULL;
+    m->sleep_until = 0;
+    csp__p *p = m->nextp;
+    m->nextp = NULL;
+    if (!p) p = csp__pidle_get();   /* a timer is due: we need a P to run it */
+    csp__unlock(&csp__sched.lock);
+    if (p) csp__acquirep(m, p);
+}
+
+/* A P above maxprocs (after a shrink) gives its work away and is retired. */
+CSP__FN void csp__drop_p(csp__m *m) {
+    csp__p *p = csp__releasep(m);
+    csp__g *g;
+    csp__lock(&csp__sched.lock);
+    while ((g = csp__runq_get(p)) != NULL) csp__globrunq_put_locked(g);
+    csp__store(&p->m, (csp__m *)NULL, CSP__RELAXED);
+    csp__store(&p->status, (uint32_t)CSP__P_IDLE, CSP__RELEASE);
+    if (p->id < csp__sched.maxprocs) csp__pidle_put(p);   /* grown back meanwhile */
+    else p->retired = true;
+    csp__unlock(&csp__sched.lock);
+    csp__wakep();
+}
+
+CSP__FN void csp__resetspinning(csp__m *m) {
+    m->spinning = false;
+    if (csp__fsub(&csp__sched.nmspinning, 1, CSP__SEQCST) == 1) csp__wakep();
+}
+
+/* findrunnable: block until there is a goroutine to run (Go's findRunnable).
+ * Called on g0 with m->p held; returns with m->p held. */
+CSP__FN csp__g *csp__findrunnable(csp__m *m) {
+    for (;;) {
+        while (!csp__load(&m->p, CSP__RELAXED)) {
+            if (m->spinning) {   /* a spinner without a P is not spinning */
+                m->spinning = false;
+                csp__fsub(&csp__sched.nmspinning, 1, CSP__SEQCST);
+            }
+            csp__stopm(m, csp__next_timer_all());
+        }
+        csp__p *p = csp__load(&m->p, CSP__RELAXED);
+        if (p->id >= csp__load(&csp__sched.maxprocs, CSP__RELAXED)) { csp__drop_p(m); continue; }
+        int64_t now = csp_now();
+        csp__run_timers(p, now);
+        csp__g *g = csp__runq_get(p);
+        if (g) { if (m->spinning) csp__resetspinning(m); return g; }
+        if (csp__load(&csp__sched.runqsize, CSP__RELAXED) > 0) {
+            csp__lock(&csp__sched.lock);
+            g = csp__globrunq_get_locked(p, 0);
+            csp__unlock(&csp__sched.lock);
+            if (g) { if (m->spinning) csp__resetspinning(m); return g; }
+        }
+        /* Steal, if not too many are spinning already. */
+        int32_t maxp = csp__load(&csp__sched.maxprocs, CSP__RELAXED);
+        int32_t busy = maxp - csp__load(&csp__sched.npidle, CSP__SEQCST);
+        if (m->spinning || 2 * csp__load(&csp__sched.nmspinning, CSP__SEQCST) < busy) {
+            if (!m->spinning) { m->spinning = true; csp__fadd(&csp__sched.nmspinning, 1, CSP__SEQCST); }
+            int n = csp__load(&csp__sched.nallp, CSP__ACQUIRE);
+            for (int round = 0; round < 4 && !g; round++) {
+                uint32_t start = csp__rand32(m);
+                for (int k = 0; k < n && !g; k++) {
+                    csp__p *p2 = csp__load(&csp__sched.allp[(start + (uint32_t)k) % (uint32_t)n], CSP__ACQUIRE);
+                    if (p2 == p) continue;
+                    if (round == 3) csp__run_timers(p2, csp_now());  /* an idle P's timers */
+                    if (p2->id < maxp) g = csp__runq_steal(p, p2, round == 3);
+                }
+                if (!g) g = csp__runq_get(p);   /* timers may have readied some here */
+            }
+            if (g) { csp__resetspinning(m); return g; }
+        }
+        /* Nothing: give up the P. */
+        csp__lock(&csp__sched.lock);
+        if (csp__sched.runqsize > 0) {
+            g = csp__globrunq_get_locked(p, 0);
+            csp__unlock(&csp__sched.lock);
+            if (m->spinning) csp__resetspinning(m);
+            return g;
+        }
+        csp__releasep(m);
+        csp__pidle_put(p);
+        csp__unlock(&csp__sched.lock);
+        bool was_spinning = m->spinning;
+        if (m->spinning) {
+            m->spinning = false;
+            csp__fsub(&csp__sched.nmspinning, 1, CSP__SEQCST);
+            __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        }
+        /* Recheck every queue: work may have been queued by someone who saw
+         * us spinning and did not wake anybody. */
+        int n = csp__load(&csp__sched.nallp, CSP__ACQUIRE);
+        bool work = csp__load(&csp__sched.runqsize, CSP__SEQCST) > 0;
+        for (int i = 0; i < n && !work; i++) {
+            csp__p *p2 = csp__load(&csp__sched.allp[i], CSP__ACQUIRE);
+            if (p2->id < maxp && !csp__runq_empty(p2)) work = true;
+        }
+        if (work) {
+            csp__lock(&csp__sched.lock);
+            csp__p *np = csp__pidle_get();
+            csp__unlock(&csp__sched.lock);
+            if (np) {
+                csp__acquirep(m, np);
+                if (was_spinning) { m->spinning = true; csp__fadd(&csp__sched.nmspinning, 1, CSP__SEQCST); }
+                continue;
+            }
+        }
+        int64_t until = csp__next_timer_all();
+        if (until <= csp_now()) {   /* a timer is due: take a P back to run it */
+            csp__lock(&csp__sched.lock);
+            csp__p *np = csp__pidle_get();
+            csp__unlock(&csp__sched.lock);
+            if (np) { csp__acquirep(m, np); continue; }
+        }
+        csp__stopm(m, until);
+    }
+}
+
+/* g0's loop: run goroutines forever. */
+CSP__FN void csp__schedule_loop(csp__m *m) {
+    for (;;) {
+        csp__after_switch();
+        csp__g *g = csp__findrunnable(m);
+        csp__switch_to(m, m->g0, g);
+    }
+}
+
+CSP__FN void csp__g0_entry(void *arg) { csp__schedule_loop((csp__m *)arg); }
+
+/* A worker thread: its own stack is its g0. */
+static void *csp__mstart(void *arg) {
+    csp__m *m = (csp__m *)arg;
+    csp__tls_t *t = csp__tls();
+    t->m = m;
+    csp__g *g0 = csp__native_g();
+    g0->flags |= CSP__GF_G0;
+    m->g0 = g0;
+    csp__tls_publish(t);
+    csp__lock(&csp__sched.lock);
+    csp__p *p = m->nextp;
+    m->nextp = NULL;
+    csp__unlock(&csp__sched.lock);
+    if (p) csp__acquirep(m, p);
+    csp__schedule_loop(m);
+    return NULL;
+}
+
+/* m lost its P (or never had one) while running g: get one, or queue g on
+ * the global run queue and let this thread sleep until g is run again
+ * (by whichever M takes it). */
+CSP__FN void csp__reacquire_p(csp__m *m, csp__g *g) {
+    csp__lock(&csp__sched.lock);
+    csp__p *p = csp__pidle_get();
+    csp__unlock(&csp__sched.lock);
+    if (p) { csp__acquirep(m, p); return; }
+    csp__store(&m->hook, (int)CSP__HOOK_GLOBAL, CSP__RELAXED);
+    csp__store(&m->hook_g, (csp__g *)(g), CSP__RELAXED);
+    csp__store(&g->status, (uint32_t)CSP__G_RUNNABLE, CSP__RELAXED);
+    csp__hb_release(g);
+    csp__store(&m->curg, (csp__g *)(NULL), CSP__RELAXED);
+    csp__gswitch(g, m->g0);   /* g0 queues g, then finds no P and sleeps */
+    csp__after_switch();
+    csp__hb_acquire(g);
+}
+
+/* ---- blocking sections (Go's entersyscall / exitsyscall) ---------------------- */
+CSP__FN void csp__entersyscall(csp__m *m) {
+    csp__p *p = csp__load(&m->p, CSP__RELAXED);
+    csp__fadd(&p->syscalltick, 1u, CSP__RELAXED);
+    csp__hb_release(p);
+    csp__store(&p->status, (uint32_t)CSP__P_SYSCALL, CSP__RELEASE);
+    csp__store(&m->inrt, 0u, CSP__RELEASE);
+    if (csp__load(&csp__sched.sysmon_idle, CSP__RELAXED)) {   /* sysmon must watch us */
+        csp__store(&csp__sched.sysmon_wake, 1u, CSP__RELEASE);
+        csp__futex_wake(&csp__sched.sysmon_wake, 1);
+    }
+}
+
+CSP__FN void csp__exitsyscall(csp__m *m, csp__g *g) {
+    csp__store(&m->inrt, 1u, CSP__RELAXED);
+    csp__p *p = csp__load(&m->p, CSP__RELAXED);
+    uint32_t exp = CSP__P_SYSCALL;
+    if (p && csp__cas(&p->status, &exp, (uint32_t)CSP__P_RUNNING, CSP__ACQUIRE)) {
+        /* Nobody took it (a P in SYSCALL belongs to whoever CASes it first). */
+        csp__store(&p->m, m, CSP__RELAXED);
+        csp__store(&m->p_lost, 0u, CSP__RELAXED);
+        csp__hb_acquire(p);
+        return;
+    }
+    csp__store(&m->p, (csp__p *)(NULL), CSP__RELAXED);
+    int depth = g->blockdepth;
+    g->blockdepth = 0;   /* we are not in the section while we wait for a P */
+    csp__reacquire_p(m, g);
+    g->blockdepth = depth;
+}
+
+CSP__DEF void csp_block_begin(void) {
+    csp__m *m = csp__getm();
+    if (!m || !csp__load(&m->curg, CSP__RELAXED)) return;   /* plain thread: nothing to do */
+    csp__g *g = csp__load(&m->curg, CSP__RELAXED);
+    if (g->blockdepth++ > 0) return;
+    csp__entersyscall(m);
+}
+
+CSP__DEF void csp_block_end(void) {
+    csp__m *m = csp__getm();
+    if (!m || !csp__load(&m->curg, CSP__RELAXED)) return;
+    csp__g *g = csp__load(&m->curg, CSP__RELAXED);
+    if (g->blockdepth <= 0) csp_panic("csp_block_end without csp_block_begin");
+    if (g->blockdepth > 1) { g->blockdepth--; return; }
+    csp__exitsyscall(m, g);
+    m = csp__getm();
+    csp__load(&m->curg, CSP__RELAXED)->blockdepth = 0;
+    csp__store(&m->inrt, 0u, CSP__RELEASE);
+}
+
+/* ---- sysmon ----------------------------------------------------------------------
+ * A thread of its own (no P). Every 20 us, doubling to 10 ms while nothing
+ * happens (and sleeping on a futex while no P is busy):
+ *   - a P in a blocking section for a whole tick (20 us+) is taken (CAS
+ *     SYSCALL -> IDLE) and handed to another M if it has work;
+ *   - a P whose goroutine has not called the runtime for 10 ms (schedtick
+ *     unchanged) while other work waits is taken through the handshake
+ *     described at csp__enter: CAS RUNNING -> RETAKING, barrier, then
+ *     inrt == 0 means the M is in user code: set m->p_lost, hand P off. */
+#ifndef MEMBARRIER_CMD_PRIVATE_EXPEDITED
+#define MEMBARRIER_CMD_PRIVATE_EXPEDITED (1 << 3)
+#define MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED (1 << 4)
+#endif
+CSP__FN void csp__process_barrier(void) {
+    if (csp__sched.membarrier) syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+    else __atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+CSP__FN bool csp__retake(int64_t now) {
+    bool took = false;
+    int n = csp__load(&csp__sched.maxprocs, CSP__RELAXED);
+    for (int i = 0; i < n; i++) {
+        csp__p *p = csp__load(&csp__sched.allp[i], CSP__ACQUIRE);
+        uint32_t s = csp__load(&p->status, CSP__ACQUIRE);
+        if (s == CSP__P_SYSCALL) {
+            uint32_t tick = csp__load(&p->syscalltick, CSP__RELAXED);
+            if (tick != p->sm_syscalltick) { p->sm_syscalltick = tick; p->sm_when = now; continue; }
+            if (now - p->sm_when < 20 * CSP_MICROSECOND) continue;
+            uint32_t exp = CSP__P_SYSCALL;
+            if (csp__cas(&p->status, &exp, (uint32_t)CSP__P_IDLE, CSP__ACQUIRE)) {
+                csp__hb_acquire(p);
+                p->sm_syscalltick = tick + 1;   /* don't account the new owner's section */
+                csp__handoffp(p);
+                took = true;
+            }
+        } else if (s == CSP__P_RUNNING) {
+            uint32_t tick = csp__load(&p->schedtick, CSP__RELAXED);
+            if (tick != p->sm_schedtick) { p->sm_schedtick = tick; p->sm_when = now; continue; }
+            if (now - p->sm_when < 10 * CSP_MILLISECOND) continue;
+            if (!csp__p_has_work(p) && csp__load(&p->timer0, CSP__RELAXED) > now) continue;
+            csp__m *m = csp__load(&p->m, CSP__RELAXED);
+            if (!m) continue;
+            uint32_t exp = CSP__P_RUNNING;
+            if (!csp__cas(&p->status, &exp, (uint32_t)CSP__P_RETAKING, CSP__SEQCST)) continue;
+            csp__process_barrier();
+            if (csp__load(&m->inrt, CSP__SEQCST) || csp__load(&p->m, CSP__RELAXED) != m ||
+                csp__load(&p->schedtick, CSP__RELAXED) != tick) {
+                exp = CSP__P_RETAKING;
+                csp__cas(&p->status, &exp, (uint32_t)CSP__P_RUNNING, CSP__RELEASE);
+                continue;
+            }
+            /* m is in user code: the P is ours to give away. */
+            csp__store(&m->p_lost, 1u, CSP__RELEASE);
+            csp__store(&p->m, (csp__m *)NULL, CSP__RELAXED);
+            csp__store(&p->status, (uint32_t)CSP__P_IDLE, CSP__RELEASE);
+            p->sm_schedtick = tick + 1;
+            csp__handoffp(p);
+            took = true;
+        }
+    }
+    return took;
+}
+
+static void *csp__sysmon(void *arg) {
+    (void)arg;
+    int64_t delay = 20 * CSP_MICROSECOND;
+    for (;;) {
+        struct timespec ts = { 0, (long)delay };
+        nanosleep(&ts, NULL);
+        int64_t now = csp_now();
+        csp__store(&csp__sched.coarse_now, now, CSP__RELAXED);
+        bool took = csp__retake(now);
+        /* A due timer nobody runs (every P busy with hogs, or all idle and
+         * the sleeper missed it): get an M on it. */
+        int64_t next = csp__next_timer_all();
+        if (next <= now - CSP_MILLISECOND) csp__wakep();
+        if (took) delay = 20 * CSP_MICROSECOND;
+        else if (delay < 10 * CSP_MILLISECOND) delay *= 2;
+        if (csp__load(&csp__dead_since, CSP__RELAXED)) {
+            csp__lock(&csp__sched.lock);
+            csp__checkdead_locked();   /* exits the process once the grace is over */
+            csp__unlock(&csp__sched.lock);
+        }
+        /* Nothing runs: sleep until something does (entersyscall, wakep). */
+        if (csp__load(&csp__sched.npidle, CSP__SEQCST) == csp__load(&csp__sched.maxprocs, CSP__RELAXED)) {
+            csp__store(&csp__sched.sysmon_wake, 0u, CSP__RELAXED);
+            csp__store(&csp__sched.sysmon_idle, 1, CSP__SEQCST);
+            if (csp__load(&csp__sched.npidle, CSP__SEQCST) == csp__load(&csp__sched.maxprocs, CSP__RELAXED)) {
+                struct timespec lt = { 1, 0 };
+                if (csp__load(&csp__dead_since, CSP__RELAXED)) { lt.tv_sec = 0; lt.tv_nsec = 10 * 1000000; }
+                csp__futex_wait(&csp__sched.sysmon_wake, 0, &lt);
+            }
+            csp__store(&csp__sched.sysmon_idle, 0, CSP__SEQCST);
+            delay = 20 * CSP_MICROSECOND;
+        }
+    }
+    return NULL;
+}
+
+/* ---- who is calling: adoption of the main thread and of plain threads -------------
+ * csp__self(): the context of the caller. The main thread becomes goroutine
+ * 1 on its first call (on its own stack, with an M of its own whose g0 gets
+ * a separate stack); any other thread that is not an M becomes a plain
+ * thread context (it parks on a futex and is counted in nplain until it
+ * exits). */
+CSP__FN void csp__plain_exit(void);
+
+CSP__FN CSP__NOINLINE csp__g *csp__adopt(csp__tls_t *t) {
+    csp__rt_start();
+    csp__g *g = csp__native_g();
+    if ((pid_t)syscall(SYS_gettid) == getpid() && !csp__sched.g1) {
+        /* The main thread: goroutine 1. */
+        csp__m *m = csp__m_new();
+        int err = 0;
+        csp__g *g0 = csp__g_alloc(64u * 1024u, &err);
+        if (!g0) csp__fatal("out of memory");
+        g0->flags |= CSP__GF_G0;
+        csp__g_init_ctx(g0, csp__g0_entry, m);
+        m->g0 = g0;
+        g->flags |= CSP__GF_MAIN;
+        g->id = 1;
+        csp__store(&g->m, m, CSP__RELAXED);
+        strcpy(g->name, "main");
+        csp__store(&g->status, (uint32_t)CSP__G_RUNNING, CSP__RELAXED);
+        csp__store(&m->curg, (csp__g *)(g), CSP__RELAXED);
+        csp__lock(&csp__sched.lock);
+        csp__sched.mcount++;
+        csp__sched.m0 = m;
+        csp__sched.g1 = g;
+        csp__unlock(&csp__sched.lock);
+        csp__allg_add(g);
+        t->m = m;
+        csp__tls_publish(t);
+        csp__reacquire_p(m, g);   /* usually an idle P at once */
+        csp__leave();
+        return g;
+    }
+    g->flags |= CSP__GF_THREAD;
+    t->plain = 1;
+    csp__tls_publish(t);
+    csp__fadd(&csp__sched.nplain, 1, CSP__SEQCST);
+    return g;
+}
+
+CSP__FN csp__g *csp__self(void) {
+    csp__tls_t *t = csp__tls();
+    csp__g *g = csp__load(&t->cur, CSP__RELAXED);
+    if (CSP__LIKELY(g != NULL && (t->m || (g->flags & CSP__GF_THREAD)))) return g;
+    return csp__adopt(t);
+}
+
+/* A plain thread that used the runtime ends: it no longer counts against
+ * deadlock detection (and may have been the last thing that could wake
+ * someone). */
+CSP__FN void csp__plain_exit(void) {
+    csp__fsub(&csp__sched.nplain, 1, CSP__SEQCST);
+    csp__lock(&csp__sched.lock);
+    csp__checkdead_locked();
+    csp__unlock(&csp__sched.lock);
+}
+
+/* ---- diagnostics: dump, deadlock, panic ------------------------------------------ */
+static const char *const csp__gstatus_name[] = { "idle", "runnable", "running", "waiting", "dead" };
+
+/* go_style: durations as Go's tracebacks show them (only from a minute on);
+ * otherwise in milliseconds, always. */
+CSP__FN void csp__dump_locked(int fd, bool go_style) {
+    char buf[256];
+    int64_t now = csp_now();
+    for (csp__g *g = csp__sched.allg; g; g = g->allnext) {
+        uint32_t st = csp__load(&g->status, CSP__RELAXED);
+        if (st == CSP__G_DEAD) continue;
+        const char *wr = csp__load(&g->waitreason, CSP__RELAXED);
+        int64_t since = csp__load(&g->waitsince, CSP__RELAXED);
+        const char *what = st == CSP__G_WAITING && wr ? wr : csp__gstatus_name[st <= 4 ? st : 0];
+        int n;
+        int64_t waited = st == CSP__G_WAITING && since > 0 && now > since ? now - since : 0;
+        if (go_style && waited >= 60 * CSP_SECOND)
+            n = snprintf(buf, sizeof buf, "goroutine %llu%s%s%s [%s, %lld minutes]:\n", (unsigned long long)g->id,
+                         g->name[0] ? " \"" : "", g->name, g->name[0] ? "\"" : "", what,
+                         (long long)(waited / (60 * CSP_SECOND)));
+        else if (!go_style && waited > 0)
+            n = snprintf(buf, sizeof buf, "goroutine %llu%s%s%s [%s, %lld ms]:\n", (unsigned long long)g->id,
+                         g->name[0] ? " \"" : "", g->name, g->name[0] ? "\"" : "", what,
+                         (long long)(waited / CSP_MILLISECOND));
+        else
+            n = snprintf(buf, sizeof buf, "goroutine %llu%s%s%s [%s]:\n", (unsigned long long)g->id,
+                         g->name[0] ? " \"" : "", g->name, g->name[0] ? "\"" : "", what);
+        if (n > 0) csp__write_all(fd, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+    }
+}
+
+CSP__DEF void csp_dump(int fd) {
+    csp__rt_start();
+    csp__lock(&csp__sched.alllock);
+    csp__dump_locked(fd, false);
+    csp__unlock(&csp__sched.alllock);
+}
+
+/* Go's checkdead, under sched.lock: no M is running or spinning (all are idle
+ * or none exist), no plain thread could wake anyone, no timer and no fd wait
+ * is pending, and goroutines remain: nothing can ever run again.
+ * The verdict is given only once the state has held for CSP__DEAD_GRACE
+ * (sysmon re-checks): a thread that is about to make its first runtime call
+ * is not known yet, and must not be mistaken for no one. */
+#define CSP__DEAD_GRACE (100 * CSP_MILLISECOND)
+CSP__FN bool csp__dead_locked(void) {
+    if (!csp__sched.deadlock_checks) return false;
+    int32_t run = csp__sched.mcount - csp__sched.nmidle;
+    if (run > 0) return false;
+    if (csp__load(&csp__sched.nplain, CSP__SEQCST) > 0) return false;
+    if (csp__load(&csp__sched.ntimers, CSP__SEQCST) > 0) return false;
+    if (csp__load(&csp__sched.nwaitio, CSP__SEQCST) > 0) return false;
+    if (csp__load(&csp__sched.ngoroutines, CSP__SEQCST) <= 0) return false;
+    if (csp__sched.runqsize > 0) return false;
+    int n = csp__load(&csp__sched.nallp, CSP__ACQUIRE);
+    for (int i = 0; i < n; i++)
+        if (!csp__runq_empty(csp__load(&csp__sched.allp[i], CSP__ACQUIRE))) return false;
+    return true;
+}
+CSP__FN void csp__checkdead_locked(void) {
+    if (!csp__dead_locked()) { csp__store(&csp__dead_since, (int64_t)0, CSP__RELAXED); return; }
+    if (csp__load(&csp__dead_since, CSP__RELAXED) == 0) {
+        csp__store(&csp__dead_since, csp_now(), CSP__RELAXED);
+        csp__store(&csp__sched.sysmon_wake, 1u, CSP__RELEASE);   /* sysmon gives the verdict */
+        csp__futex_wake(&csp__sched.sysmon_wake, 1);
+        return;
+    }
+    if (csp_now() - csp__load(&csp__dead_since, CSP__RELAXED) < CSP__DEAD_GRACE) return;
+    csp__sched.deadlock_checks = 0;
+    fflush(NULL);
+    csp__write_str(2, "fatal error: all goroutines are asleep - deadlock!\n\n");
+    csp__lock(&csp__sched.alllock);
+    csp__dump_locked(2, true);
+    csp__unlock(&csp__sched.alllock);
+    _exit(2);
+}
+
+CSP__DEF void csp_panic(const char *fmt, ...) {
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    fflush(NULL);
+    csp__write_str(2, "panic: ");
+    csp__write_str(2, msg);
+    csp__write_str(2, "\n\n");
+    csp__tls_t *t = csp__tls();
+    csp__g *g = csp__load(&t->cur, CSP__RELAXED);
+    if (t->m && csp__load(&t->m->curg, CSP__RELAXED)) {
+        g = csp__load(&t->m->curg, CSP__RELAXED);
+        csp__write_str(2, "goroutine ");
+        csp__write_u64(2, g->id);
+        if (g->name[0]) { csp__write_str(2, " \""); csp__write_str(2, g->name); csp__write_str(2, "\""); }
+        csp__write_str(2, " [running]\n");
+    } else if (!t->plain && (pid_t)syscall(SYS_gettid) == getpid() &&
+               (!csp__sched.g1 || csp__sched.g1 == g)) {
+        csp__write_str(2, "goroutine 1 \"main\" [running]\n");   /* main, adopted or about to be */
+    } else {
+        (void)g;
+        csp__write_str(2, "thread ");
+        csp__write_u64(2, (uint64_t)syscall(SYS_gettid));
+        csp__write_str(2, " [running]\n");
+    }
+    _exit(2);
+}
+
+/* ---- the rest of the goroutine API ------------------------------------------------ */
+CSP__DEF uint64_t csp_id(void) {
+    csp__tls_t *t = csp__tls();
+    if (t->m && csp__load(&t->m->curg, CSP__RELAXED)) return csp__load(&t->m->curg, CSP__RELAXED)->id;
+    if (!t->m && !t->plain && (pid_t)syscall(SYS_gettid) == getpid()) return csp__self()->id;
+    return 0;
+}
+
+CSP__DEF int csp_num_cpu(void) {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        int n = CPU_COUNT(&set);
+        if (n > 0) return n;
+    }
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+CSP__DEF int csp_num_goroutines(void) {
+    csp__rt_start();
+    return csp__load(&csp__sched.ngoroutines, CSP__ACQUIRE);
+}
+
+CSP__FN csp__p *csp__p_new(int id) {
+    csp__p *p = (csp__p *)CSP_CALLOC(1, sizeof *p);
+    if (!p) csp__fatal("out of memory");
+    p->id = id;
+    p->timer0 = INT64_MAX;
+    p->status = CSP__P_IDLE;
+    return p;
+}
+
+/* Grow or shrink the set of Ps (sched.lock held). A shrink retires the Ps
+ * above n lazily: idle ones are never handed out again, running ones drop
+ * their P at their next schedule. */
+CSP__FN void csp__procresize_locked(int n) {
+    int have = csp__sched.nallp;
+    for (int i = 0; i < n && i < have; i++) {
+        csp__p *p = csp__load(&csp__sched.allp[i], CSP__ACQUIRE);
+        if (p->retired) { p->retired = false; csp__pidle_put(p); }
+    }
+    for (int i = have; i < n; i++) {
+        csp__p *p = csp__p_new(i);
+        csp__store(&csp__sched.allp[i], p, CSP__RELEASE);
+        csp__store(&csp__sched.nallp, i + 1, CSP__RELEASE);
+        csp__pidle_put(p);
+    }
+    /* Shrink: idle Ps above n leave the idle list now, running ones at
+     * their next schedule (csp__drop_p). */
+    for (csp__p **pp = &csp__sched.pidle; *pp;) {
+        csp__p *p = *pp;
+        if (p->id >= n) {
+            *pp = p->link;
+            p->retired = true;
+            csp__fsub(&csp__sched.npidle, 1, CSP__SEQCST);
+        } else {
+            pp = &p->link;
+        }
+    }
+    csp__store(&csp__sched.maxprocs, n, CSP__SEQCST);
+}
+
+CSP__DEF int csp_maxprocs(int n) {
+    csp__rt_start();
+    int old = csp__load(&csp__sched.maxprocs, CSP__ACQUIRE);
+    if (n <= 0) return old;
+    if (n > CSP__MAXPROCS) n = CSP__MAXPROCS;
+    csp__lock(&csp__sched.lock);
+    old = csp__sched.maxprocs;
+    csp__procresize_locked(n);
+    /* Recount idle Ps that may be handed out. */
+    csp__unlock(&csp__sched.lock);
+    if (n > old) for (int i = old; i < n; i++) csp__wakep();
+    return old;
+}
+
+static CSP__NOINLINE void csp__rt_init(void) {
+    int n = csp_num_cpu();
+    const char *env = getenv("CSP_MAXPROCS");
+    if (env && *env) {
+        char *end = NULL;
+        long v = strtol(env, &end, 10);
+        if (end && *end == 0 && v > 0) n = v > CSP__MAXPROCS ? CSP__MAXPROCS : (int)v;
+    }
+    csp__sched.goidgen = 2;   /* 1 is main's */
+    csp__sched.ngoroutines = 1;   /* main counts from the start */
+    if (syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0)
+        csp__sched.membarrier = 1;
+    csp__lock(&csp__sched.lock);
+    csp__procresize_locked(n);
+    csp__unlock(&csp__sched.lock);
+    csp__sched.coarse_now = csp_now();
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&a, 256u * 1024u);
+    pthread_t th;
+    if (pthread_create(&th, &a, csp__sysmon, NULL) != 0) csp__fatal("cannot create the sysmon thread");
+    pthread_attr_destroy(&a);
+    csp__sched.started = 1;
 }
 
 #ifdef __cplusplus

@@ -1,0 +1,189 @@
+# Makefile of csp.h. `make help` lists the targets.
+#
+# Every tests/test_*.c is compiled alone into one binary per variant directory
+# (build/gcc, build/clang, build/asan, build/tsan, build/aarch64), every
+# tests/cxx/*.cpp into build/cxx, and tests/run.sh runs a directory of them.
+# T=pattern selects tests (CSP_TEST_FILTER; see tests/csp_test.h).
+
+# make's built-in CC is `cc` and CXX is `g++`: prefer gcc unless told otherwise.
+ifeq ($(origin CC),default)
+CC = gcc
+endif
+ifeq ($(origin CXX),default)
+CXX = g++
+endif
+CC ?= gcc
+CXX ?= g++
+CLANG ?= clang
+CROSS_CC ?= aarch64-linux-gnu-gcc
+QEMU ?= qemu-aarch64
+PYTHON ?= python3
+
+CFLAGS_COMMON = -std=c11 -O2 -g -Wall -Wextra -Wpedantic -Werror -pthread -fstack-clash-protection -I. -Itests
+# Your own additions, for every variant.
+EXTRA_CFLAGS ?=
+CFLAGS_ASAN = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -O1
+CFLAGS_TSAN = -fsanitize=thread -O1 -g
+CFLAGS_AARCH64 = -static
+CXXFLAGS_TEST = -std=c++17 -O2 -Wall -Wextra -Werror -pthread -I. -Itests
+# Libraries after the source (libm: the tests use <fenv.h> and <math.h>).
+LDLIBS ?= -lm
+
+# Run-time options of the sanitizer matrices (override on the command line).
+ASAN_OPTIONS ?= detect_stack_use_after_return=1:detect_leaks=1
+UBSAN_OPTIONS ?= print_stacktrace=1
+TSAN_OPTIONS ?= halt_on_error=1:second_deadlock_stack=1
+# TSan's shadow memory layout breaks under high ASLR entropy (vm.mmap_rnd_bits
+# above 28: "FATAL: ThreadSanitizer: unexpected memory mapping"); `setarch -R`
+# turns address randomisation off for the test binaries (and their children).
+# Empty it (TSAN_WRAPPER=) to run without.
+TSAN_WRAPPER ?= $(shell setarch -R true >/dev/null 2>&1 && echo setarch -R)
+
+# The API contract lives beside the project (CI has it; a user's clone does not).
+CONTRACT ?= ../shared/contract/api_contract.c
+CONTRACT_SKIPS ?= -DCONTRACT_SKIP_TIME -DCONTRACT_SKIP_CHAN -DCONTRACT_SKIP_CTX -DCONTRACT_SKIP_SYNC -DCONTRACT_SKIP_XSYNC -DCONTRACT_SKIP_IO -DCONTRACT_SKIP_EXTRAS
+
+TEST_SRCS := $(sort $(wildcard tests/test_*.c))
+TEST_NAMES := $(TEST_SRCS:tests/%.c=%)
+CXX_SRCS := $(sort $(wildcard tests/cxx/*.cpp))
+EXAMPLE_SRCS := $(sort $(wildcard examples/*.c))
+# Every binary is rebuilt when the header or the runner changes.
+HDRS := $(wildcard csp.h) tests/csp_test.h
+
+# The filter, when T is given.
+RUN_FILTER = $(if $(T),CSP_TEST_FILTER='$(T)')
+
+.PHONY: all help test test-clang test-asan test-tsan test-aarch64 test-cxx run bench \
+        bench-quick all-matrix contract check-header clean FORCE
+
+all: $(TEST_NAMES:%=build/gcc/%)
+
+help:
+	@echo 'make test          gcc build of every tests/test_*.c, run by tests/run.sh (T=pattern filters)'
+	@echo 'make test-clang    the same with clang'
+	@echo 'make test-asan     gcc with ASan+UBSan, short mode'
+	@echo 'make test-tsan     clang with TSan, short mode'
+	@echo 'make test-aarch64  aarch64-linux-gnu-gcc -static, run under qemu-aarch64, short mode'
+	@echo 'make test-cxx      tests/cxx/*.cpp with g++ -std=c++17'
+	@echo 'make all-matrix    all of the above, one after the other'
+	@echo 'make run           build examples/*.c and run the tour (examples/tour.sh)'
+	@echo 'make bench         build bench/ and run bench/run.py; bench-quick: run.py --quick'
+	@echo 'make check-header  csp.h alone: gcc, clang (c11, c17), g++ (c++17), with and without CSP_STATIC'
+	@echo 'make contract      compile $(CONTRACT) against csp.h (if it exists)'
+	@echo 'make clean         remove build/'
+
+# ---- test variants --------------------------------------------------------------
+# $(call variant,DIR,COMPILER-VARIABLE,FLAGS-VARIABLE): build/DIR/test_% from
+# tests/test_%.c. build/DIR/.flags holds the command line used; it changes (and
+# everything in DIR is rebuilt) only when the compiler or the flags change.
+define variant
+build/$(1)/.flags: FORCE
+	@mkdir -p build/$(1)
+	@echo '$$($(2)) $$($(3))' | cmp -s - $$@ || echo '$$($(2)) $$($(3))' > $$@
+build/$(1)/test_%: tests/test_%.c $$(HDRS) build/$(1)/.flags
+	$$($(2)) $$($(3)) $$< -o $$@ $$(LDLIBS)
+endef
+
+GCC_FLAGS = $(CFLAGS_COMMON) $(EXTRA_CFLAGS)
+CLANG_FLAGS = $(CFLAGS_COMMON) $(EXTRA_CFLAGS)
+ASAN_FLAGS = $(CFLAGS_COMMON) $(CFLAGS_ASAN) $(EXTRA_CFLAGS)
+TSAN_FLAGS = $(CFLAGS_COMMON) $(CFLAGS_TSAN) $(EXTRA_CFLAGS)
+AARCH64_FLAGS = $(CFLAGS_COMMON) $(CFLAGS_AARCH64) $(EXTRA_CFLAGS)
+
+$(eval $(call variant,gcc,CC,GCC_FLAGS))
+$(eval $(call variant,clang,CLANG,CLANG_FLAGS))
+$(eval $(call variant,asan,CC,ASAN_FLAGS))
+$(eval $(call variant,tsan,CLANG,TSAN_FLAGS))
+$(eval $(call variant,aarch64,CROSS_CC,AARCH64_FLAGS))
+
+build/cxx/.flags: FORCE
+	@mkdir -p build/cxx
+	@echo '$(CXX) $(CXXFLAGS_TEST)' | cmp -s - $@ || echo '$(CXX) $(CXXFLAGS_TEST)' > $@
+build/cxx/%: tests/cxx/%.cpp $(HDRS) build/cxx/.flags
+	$(CXX) $(CXXFLAGS_TEST) $< -o $@ $(LDLIBS)
+
+test: $(TEST_NAMES:%=build/gcc/%)
+	$(RUN_FILTER) bash tests/run.sh build/gcc
+
+test-clang: $(TEST_NAMES:%=build/clang/%)
+	$(RUN_FILTER) bash tests/run.sh build/clang
+
+test-asan: $(TEST_NAMES:%=build/asan/%)
+	$(RUN_FILTER) CSP_TEST_SHORT=1 ASAN_OPTIONS='$(ASAN_OPTIONS)' UBSAN_OPTIONS='$(UBSAN_OPTIONS)' \
+	    bash tests/run.sh build/asan
+
+test-tsan: $(TEST_NAMES:%=build/tsan/%)
+	$(RUN_FILTER) CSP_TEST_SHORT=1 TSAN_OPTIONS='$(TSAN_OPTIONS)' bash tests/run.sh build/tsan $(TSAN_WRAPPER)
+
+test-aarch64: $(TEST_NAMES:%=build/aarch64/%)
+	$(RUN_FILTER) CSP_TEST_SHORT=1 bash tests/run.sh build/aarch64 $(QEMU)
+
+test-cxx: $(CXX_SRCS:tests/cxx/%.cpp=build/cxx/%)
+	$(RUN_FILTER) bash tests/run.sh build/cxx
+
+# One matrix entry after the other (each still builds in parallel under -j).
+all-matrix:
+	@set -e; for t in test test-clang test-asan test-tsan test-aarch64 test-cxx; do \
+	    echo "=== make $$t"; $(MAKE) --no-print-directory $$t; done
+
+# ---- examples -------------------------------------------------------------------
+build/examples/.flags: FORCE
+	@mkdir -p build/examples
+	@echo '$(CC) $(GCC_FLAGS)' | cmp -s - $@ || echo '$(CC) $(GCC_FLAGS)' > $@
+build/examples/%: examples/%.c $(HDRS) build/examples/.flags
+	$(CC) $(GCC_FLAGS) $< -o $@ $(LDLIBS)
+
+run: $(EXAMPLE_SRCS:examples/%.c=build/examples/%)
+	bash examples/tour.sh build/examples
+
+# ---- benchmarks (bench/ has its own Makefile and driver) ----------------------
+bench:
+	@if [ ! -f bench/run.py ]; then echo "bench: bench/run.py does not exist yet: nothing to run"; exit 0; fi; \
+	if [ -f bench/Makefile ]; then $(MAKE) -C bench || exit $$?; fi; \
+	$(PYTHON) bench/run.py
+
+bench-quick:
+	@if [ ! -f bench/run.py ]; then echo "bench-quick: bench/run.py does not exist yet: nothing to run"; exit 0; fi; \
+	if [ -f bench/Makefile ]; then $(MAKE) -C bench || exit $$?; fi; \
+	$(PYTHON) bench/run.py --quick
+
+# ---- the header on its own ------------------------------------------------------
+contract:
+	@if [ -f '$(CONTRACT)' ]; then \
+	    mkdir -p build/contract && \
+	    echo "$(CC) -std=c11 -Wall -Wextra -Werror -pthread -I. -c $(CONTRACT) $(CONTRACT_SKIPS)" && \
+	    $(CC) -std=c11 -Wall -Wextra -Werror -pthread -I. -c '$(CONTRACT)' $(CONTRACT_SKIPS) \
+	        -o build/contract/api_contract.o && echo "contract: csp.h matches the API contract"; \
+	else echo "contract: $(CONTRACT) not found: skipped"; fi
+
+# Each configuration is one object: gcc-c11, clang-c17-static, gxx-cxx17, ...
+CHECK_WARN = -Wall -Wextra -Wpedantic -Werror
+CHECK_CONFIGS = gcc-c11 gcc-c17 clang-c11 clang-c17 gxx-cxx17
+CHECK_OBJS = $(foreach c,$(CHECK_CONFIGS),build/check-header/$(c).o build/check-header/$(c)-static.o)
+check_std = $(patsubst cxx17,c++17,$(word 2,$(subst -, ,$(1))))
+check_static = $(if $(findstring -static,$(1)),-DCSP_STATIC)
+
+ifeq ($(wildcard csp.h),)
+check-header:
+	@echo "check-header: there is no csp.h yet"; exit 1
+else
+check-header: $(CHECK_OBJS)
+	@echo "check-header: csp.h compiles warning-free in all $(words $(CHECK_OBJS)) configurations"
+endif
+
+build/check-header/one.c:
+	@mkdir -p $(@D)
+	@printf '#define CSP_IMPLEMENTATION\n#include "csp.h"\n' > $@
+build/check-header/one.cpp: build/check-header/one.c
+	@cp $< $@
+build/check-header/gcc-%.o: build/check-header/one.c csp.h
+	$(CC) -std=$(call check_std,gcc-$*) $(CHECK_WARN) $(call check_static,$*) -pthread -I. -c $< -o $@
+build/check-header/clang-%.o: build/check-header/one.c csp.h
+	$(CLANG) -std=$(call check_std,clang-$*) $(CHECK_WARN) $(call check_static,$*) -pthread -I. -c $< -o $@
+build/check-header/gxx-%.o: build/check-header/one.cpp csp.h
+	$(CXX) -std=$(call check_std,gxx-$*) $(CHECK_WARN) $(call check_static,$*) -pthread -I. -c $< -o $@
+
+clean:
+	rm -rf build
+
+FORCE:
