@@ -183,6 +183,96 @@ CSP_NORETURN CSP_API void csp_panic(const char *fmt, ...) __attribute__((format(
  * has waited) to fd. Does not stop the world: a snapshot under a lock. */
 CSP_API void csp_dump(int fd);
 
+/* >>channels --------------------------------------------------------------- */
+typedef struct csp_chan csp_chan;   /* a NULL csp_chan * is Go's nil channel */
+
+/* csp_chan_make: a channel of elements of elem_size bytes (0: chan struct{})
+ * with a buffer of cap elements (0: unbuffered). The caller owns one
+ * reference (csp_chan_release). NULL when out of memory, or when
+ * elem_size * cap overflows. Thread-safe, never blocks. */
+CSP_API csp_chan *csp_chan_make(size_t elem_size, size_t cap);
+/* csp_chan_retain: take another reference; returns c. NULL: NULL. */
+CSP_API csp_chan *csp_chan_retain(csp_chan *c);
+/* csp_chan_release: drop a reference; the last one frees the channel.
+ * References may be dropped in any order, by any thread. NULL: nothing. */
+CSP_API void csp_chan_release(csp_chan *c);
+
+/* csp_send: ch <- *elem. Blocks (parks the goroutine, or sleeps a plain
+ * thread) until a receiver takes the value or there is room in the buffer.
+ * An unbuffered send hands the value straight to a waiting receiver, which
+ * runs next. c == NULL blocks forever ("chan send (nil chan)"). A closed
+ * channel panics "send on closed channel", also for a sender that was
+ * blocked when the channel was closed. */
+CSP_API void csp_send(csp_chan *c, const void *elem);
+/* csp_recv: v, ok := <-ch. Blocks until a value is there or c is closed.
+ * Returns true with the value in *out (out may be NULL: discarded); false
+ * once c is closed and drained, with *out zero-filled. c == NULL blocks
+ * forever ("chan receive (nil chan)"). */
+CSP_API bool csp_recv(csp_chan *c, void *out);
+/* csp_close: close(ch). Wakes every blocked receiver (they get zero, false)
+ * and every blocked sender (they panic). Values already buffered are still
+ * received. Closing a closed channel or NULL panics. */
+CSP_API void csp_close(csp_chan *c);
+/* csp_len / csp_cap: len(ch), cap(ch); 0 for NULL. Never block. */
+CSP_API size_t csp_len(const csp_chan *c);
+CSP_API size_t csp_cap(const csp_chan *c);
+/* csp_try_send: select { case ch <- v: default: }: true if sent. NULL:
+ * false. Closed: panic. */
+CSP_API bool csp_try_send(csp_chan *c, const void *elem);
+/* csp_try_recv: select { case v, ok := <-ch: default: }: true if a receive
+ * happened (on a closed, drained channel: true with *ok false). NULL: false.
+ * out and ok may be NULL. */
+CSP_API bool csp_try_recv(csp_chan *c, void *out, bool *ok);
+
+/* >>select ----------------------------------------------------------------- */
+enum { CSP_OP_SEND = 1, CSP_OP_RECV = 2 };
+typedef struct csp_case {
+    csp_chan *chan;   /* NULL disables the case (nil channel) */
+    int       op;     /* CSP_OP_SEND or CSP_OP_RECV */
+    void     *elem;   /* value to send, or where to store the received value (may be NULL) */
+    bool      ok;     /* set for a completed receive: false when the channel was closed */
+} csp_case;
+#ifdef __cplusplus
+#define CSP_SEND(ch, ptr) (csp_case{ (ch), CSP_OP_SEND, (void *)(ptr), false })
+#define CSP_RECV(ch, ptr) (csp_case{ (ch), CSP_OP_RECV, (void *)(ptr), false })
+#else
+#define CSP_SEND(ch, ptr) ((csp_case){ (ch), CSP_OP_SEND, (void *)(ptr), false })
+#define CSP_RECV(ch, ptr) ((csp_case){ (ch), CSP_OP_RECV, (void *)(ptr), false })
+#endif
+#define CSP_SELECT_TIMEOUT (-1)
+
+/* csp_select: Go's select over n cases. Returns the index of the case that
+ * proceeded; among ready cases one is chosen uniformly at random, and a
+ * waiting select registers its cases in random order too. timeout_ns <= 0
+ * is a default clause (CSP_SELECT_TIMEOUT at once when nothing is ready);
+ * CSP_FOREVER blocks; otherwise CSP_SELECT_TIMEOUT after timeout_ns. No
+ * enabled case and CSP_FOREVER: blocks forever ("select (no cases)"). A send
+ * case on a closed channel panics. n < 0, cases == NULL with n > 0, or an
+ * enabled case with another op: panic. */
+CSP_API int csp_select(csp_case *cases, int n, int64_t timeout_ns);
+
+/* >>sync ------------------------------------------------------------------- */
+/* csp_waitgroup: sync.WaitGroup. Zero-initialised is ready; no destroy.
+ * Do not copy after first use. May be discarded as soon as csp_wg_wait
+ * returned (the csp_wg_done that woke it touches it no more). */
+typedef struct csp_waitgroup {
+    uint64_t csp__state;     /* counter << 32 | waiters */
+    uint32_t csp__lock;
+    uint32_t csp__sema;      /* wake-ups owed to waiters */
+    void    *csp__waiters;
+} csp_waitgroup;
+/* csp_wg_add: add delta (may be negative) to the counter; when it reaches
+ * zero every waiter is released. A negative counter panics "sync: negative
+ * WaitGroup counter". Never blocks. */
+CSP_API void csp_wg_add(csp_waitgroup *wg, int64_t delta);
+/* csp_wg_done: csp_wg_add(wg, -1). */
+CSP_API void csp_wg_done(csp_waitgroup *wg);
+/* csp_wg_wait: block until the counter is zero ("sync.WaitGroup.Wait"). */
+CSP_API void csp_wg_wait(csp_waitgroup *wg);
+/* csp_wg_go: csp_wg_add(wg, 1); go { fn(arg); csp_wg_done(wg); }. Returns
+ * csp_go's result (on failure the counter is restored). */
+CSP_API int csp_wg_go(csp_waitgroup *wg, csp_fn fn, void *arg);
+
 #ifdef __cplusplus
 }
 #endif
@@ -641,6 +731,8 @@ struct csp__g {
     uint32_t parkword;       /* plain threads: futex word of csp__park (atomic) */
     int blockdepth;          /* csp_block_begin nesting */
     void *param;             /* set by the waker (select: the case that fired) */
+    uint32_t selectdone;     /* atomic: 1 once a select of this goroutine was won */
+    int64_t park_deadline;   /* plain threads: csp__park gives up at this instant (0: never) */
     csp__g *allnext, *allprev;  /* all goroutines (csp__sched.alllock) */
     char name[64];
 };
@@ -1335,9 +1427,10 @@ static int64_t csp__dead_since;   /* sched.lock: when a deadlock was first suspe
 CSP__FN csp__m *csp__getm(void) { return csp__tls()->m; }
 
 CSP__FN uint32_t csp__rand32(csp__m *m) {   /* xorshift64*, per M */
-    uint64_t x = m->rand;
+    /* Relaxed atomics: every goroutine on this M uses it (one at a time). */
+    uint64_t x = csp__load(&m->rand, CSP__RELAXED);
     x ^= x >> 12; x ^= x << 25; x ^= x >> 27;
-    m->rand = x;
+    csp__store(&m->rand, x, CSP__RELAXED);
     return (uint32_t)((x * 0x2545F4914F6CDD1Dull) >> 32);
 }
 
@@ -1766,7 +1859,20 @@ CSP__FN void csp__park(csp__unlockf unlockf, void *arg, const char *reason, void
         csp__store(&g->status, (uint32_t)CSP__G_WAITING, CSP__RELAXED);
         (void)hb;
         if (unlockf && !unlockf(g, arg)) { csp__store(&g->status, (uint32_t)CSP__G_RUNNING, CSP__RELAXED); return; }
-        while (csp__load(&g->parkword, CSP__ACQUIRE) == 0) csp__futex_wait(&g->parkword, 0, NULL);
+        int64_t deadline = g->park_deadline;
+        while (csp__load(&g->parkword, CSP__ACQUIRE) == 0) {
+            if (deadline) {
+                int64_t left = deadline - csp_now();
+                uint32_t z = 0;
+                /* Timed out: win our own select, unless a waker did first. */
+                if (left <= 0 && csp__cas(&g->selectdone, &z, 1u, CSP__ACQREL)) { g->param = NULL; break; }
+                if (left <= 0) { deadline = 0; continue; }
+                struct timespec ts = { (time_t)(left / 1000000000), (long)(left % 1000000000) };
+                csp__futex_wait(&g->parkword, 0, &ts);
+            } else {
+                csp__futex_wait(&g->parkword, 0, NULL);
+            }
+        }
         csp__store(&g->status, (uint32_t)CSP__G_RUNNING, CSP__RELAXED);
         csp__hb_acquire(g);
         return;
@@ -1919,6 +2025,8 @@ struct csp__tmr {
     csp__p *p;               /* heap it is in (p->tlock) */
     int idx;                 /* index in that heap, -1 when not in one */
     uint64_t seq;            /* bumped at every (re)arm: stale fires are ignored */
+    uint32_t waited;         /* its owner waits for a running f before reusing it */
+    uint32_t running;        /* atomic: f is running (only when `waited`) */
 };
 
 CSP__FN void csp__theap_up(csp__p *p, int i) {
@@ -1978,6 +2086,13 @@ CSP__FN void csp__theap_remove_locked(csp__p *p, csp__tmr *t) {
     csp__theap_sync0(p);
     csp__fsub(&csp__sched.ntimers, 1, CSP__SEQCST);
 }
+/* Wait until a `waited` timer's f is no longer running (f is short and
+ * never blocks: a CAS and a csp__ready). */
+CSP__FN void csp__timer_wait_idle(csp__tmr *t) {
+    for (int i = 0; csp__load(&t->running, CSP__ACQUIRE); i++) {
+        if (i < 100) csp__cpu_relax(); else sched_yield();
+    }
+}
 /* Remove t from its heap; true if it was in one (i.e. had not fired). */
 CSP__FN bool csp__timer_del(csp__tmr *t) {
     for (;;) {
@@ -2020,8 +2135,11 @@ CSP__FN int64_t csp__run_timers(csp__p *p, int64_t now) {
             csp__fadd(&csp__sched.ntimers, 1, CSP__SEQCST);
         }
         void (*f)(csp__tmr *, int64_t) = t->f;
+        bool waited = t->waited != 0;
+        if (waited) csp__store(&t->running, 1u, CSP__RELAXED);
         csp__unlock(&p->tlock);
-        f(t, now);   /* may free t (a one-shot whose owner was waiting) */
+        f(t, now);   /* may end t's life, unless its owner waits for `running` */
+        if (waited) csp__store(&t->running, 0u, CSP__RELEASE);
         csp__lock(&p->tlock);
     }
     int64_t next = p->ntimers ? p->theap[0]->when : INT64_MAX;
@@ -2732,6 +2850,622 @@ static CSP__NOINLINE void csp__rt_init(void) {
     if (pthread_create(&th, &a, csp__sysmon, NULL) != 0) csp__fatal("cannot create the sysmon thread");
     pthread_attr_destroy(&a);
     csp__sched.started = 1;
+}
+
+
+/* >>channels =================================================================
+ * Algorithm: Go's runtime/chan.go. One lock per channel guards the buffer
+ * and two FIFO wait queues of waiter records (csp__sudog, on the waiter's
+ * stack). A sender that finds a waiting receiver copies the value straight
+ * into the receiver's destination and readies it (it runs next, in the
+ * sender's runnext); symmetrically for a receiver finding a waiting sender
+ * (on a full buffered channel it takes the head and moves the sender's
+ * value to the tail, so FIFO order holds).
+ * Why a lock and not a lock-free queue: the measured cost that matters here
+ * is the hand-off (park + ready + switch), not the lock: an uncontended
+ * csp__lock is one CAS and one exchange. A lock also makes select (many
+ * channels, one winner) and close (wake everyone) simple to get exactly
+ * right; the lock-free designs (crossbeam, Koval et al.) pay with cell
+ * states and extra atomics per operation. Non-blocking operations on an
+ * empty/full channel take no lock at all (below).
+ * Invariants (under c->lock):
+ *   C1 qcount > 0 implies recvq is empty (of live waiters); qcount < cap
+ *      implies sendq is empty. For cap == 0 at most one of the queues has
+ *      live waiters.
+ *   C2 closed goes 0 -> 1 once. After it, sendq and recvq are empty and no
+ *      waiter is added.
+ *   C3 a sudog is in at most one queue; a select's sudogs are live until
+ *      one of them is won: whoever dequeues one CASes its goroutine's
+ *      selectdone 0 -> 1 first, and skips it if that fails.
+ *   C4 a completed partner is not touched after the lock is dropped except
+ *      through csp__ready(sg->g): the value is copied, sg->success is set,
+ *      under the lock (the partner's last use of the channel is before it
+ *      parked; the channel may be freed as soon as it returns).
+ * Lock-free reads: closed, qcount, and the queue heads are written under
+ * the lock with relaxed atomic stores and read without it only by the
+ * non-blocking fast paths (try_send/try_recv/select default), which may
+ * then only conclude "not ready" -- the same reasoning as Go's: if a full
+ * channel was observed full and, after that, not closed, there was an
+ * instant when a send could not proceed.
+ * Lock order: channel locks by address (select takes several), then
+ * scheduler locks. */
+typedef struct csp__sudog {
+    csp__g *g;
+    struct csp__sudog *next, *prev;
+    void *elem;              /* value to send, or destination of a receive (may be NULL) */
+    csp_chan *c;
+    int caseidx;             /* select: the case it stands for; -1 otherwise */
+    bool isselect;
+    bool inq;                /* linked in c's queue */
+    bool success;            /* completed by a partner (false: woken by close) */
+} csp__sudog;
+
+typedef struct csp__waitq { csp__sudog *first, *last; } csp__waitq;
+
+struct csp_chan {
+    csp__lock_t lock;
+    uint32_t closed;         /* atomic, C2 */
+    int32_t refs;            /* atomic */
+    size_t elemsize;
+    size_t cap;
+    size_t qcount;           /* atomic (written under lock) */
+    size_t sendx, recvx;
+    char *buf;
+    csp__waitq recvq, sendq;
+};
+
+CSP__FN void csp__wq_push(csp__waitq *q, csp__sudog *s) {
+    s->next = NULL;
+    s->prev = q->last;
+    if (q->last) q->last->next = s; else csp__store(&q->first, s, CSP__RELAXED);
+    q->last = s;
+    s->inq = true;
+}
+CSP__FN void csp__wq_remove(csp__waitq *q, csp__sudog *s) {
+    if (!s->inq) return;
+    if (s->prev) s->prev->next = s->next; else csp__store(&q->first, s->next, CSP__RELAXED);
+    if (s->next) s->next->prev = s->prev; else q->last = s->prev;
+    s->next = s->prev = NULL;
+    s->inq = false;
+}
+/* The first live waiter, unlinked (C3). */
+CSP__FN csp__sudog *csp__wq_dequeue(csp__waitq *q) {
+    for (;;) {
+        csp__sudog *s = q->first;
+        if (!s) return NULL;
+        csp__wq_remove(q, s);
+        if (s->isselect) {
+            uint32_t z = 0;
+            if (!csp__cas(&s->g->selectdone, &z, 1u, CSP__ACQREL)) continue;   /* lost its select */
+        }
+        return s;
+    }
+}
+
+CSP__FN void *csp__chan_slot(csp_chan *c, size_t i) { return c->buf + i * c->elemsize; }
+CSP__FN void csp__elem_copy(void *dst, const void *src, size_t n) { if (dst && n) memcpy(dst, src, n); }
+CSP__FN void csp__elem_zero(void *dst, size_t n) { if (dst && n) memset(dst, 0, n); }
+
+CSP__DEF csp_chan *csp_chan_make(size_t elem_size, size_t cap) {
+    if (elem_size && cap > SIZE_MAX / elem_size) return NULL;
+    size_t bytes = elem_size * cap;
+    if (bytes > SIZE_MAX - sizeof(csp_chan) - 64) return NULL;
+    csp_chan *c = (csp_chan *)CSP_CALLOC(1, sizeof *c);
+    if (!c) return NULL;
+    if (bytes) {
+        c->buf = (char *)CSP_CALLOC(1, bytes);
+        if (!c->buf) { CSP_FREE(c); return NULL; }
+    }
+    c->elemsize = elem_size;
+    c->cap = cap;
+    c->refs = 1;
+    return c;
+}
+CSP__DEF csp_chan *csp_chan_retain(csp_chan *c) {
+    if (c) csp__fadd(&c->refs, 1, CSP__RELAXED);
+    return c;
+}
+CSP__DEF void csp_chan_release(csp_chan *c) {
+    if (!c) return;
+    if (csp__fsub(&c->refs, 1, CSP__ACQREL) == 1) {
+        CSP_FREE(c->buf);
+        CSP_FREE(c);
+    }
+}
+CSP__DEF size_t csp_len(const csp_chan *c) { return c ? csp__load(&c->qcount, CSP__RELAXED) : 0; }
+CSP__DEF size_t csp_cap(const csp_chan *c) { return c ? c->cap : 0; }
+
+/* "Could a send not proceed right now?" without the lock. */
+CSP__FN bool csp__chan_full(csp_chan *c) {
+    if (c->cap == 0) return csp__load(&c->recvq.first, CSP__RELAXED) == NULL;
+    return csp__load(&c->qcount, CSP__RELAXED) == c->cap;
+}
+CSP__FN bool csp__chan_empty(csp_chan *c) {
+    if (c->cap == 0) return csp__load(&c->sendq.first, CSP__RELAXED) == NULL;
+    return csp__load(&c->qcount, CSP__RELAXED) == 0;
+}
+
+CSP__FN bool csp__unlock_chan(csp__g *g, void *arg) {
+    (void)g;
+    csp__unlock(&((csp_chan *)arg)->lock);
+    return true;
+}
+CSP__FN bool csp__park_forever_ok(csp__g *g, void *arg) { (void)g; (void)arg; return true; }
+
+/* Send with c->lock held, to a waiting receiver sg (C4). Unlocks. */
+CSP__FN void csp__chan_send_direct(csp_chan *c, csp__sudog *sg, const void *ep) {
+    csp__elem_copy(sg->elem, ep, c->elemsize);
+    sg->success = true;
+    csp__g *g = sg->g;
+    g->param = sg;
+    csp__unlock(&c->lock);
+    csp__ready(g);
+}
+/* Receive with c->lock held, from a waiting sender sg. Unlocks. */
+CSP__FN void csp__chan_recv_direct(csp_chan *c, csp__sudog *sg, void *ep) {
+    if (c->cap == 0) {
+        csp__elem_copy(ep, sg->elem, c->elemsize);
+    } else {
+        /* Full buffer: take the head, the sender's value goes to the tail. */
+        void *slot = csp__chan_slot(c, c->recvx);
+        csp__elem_copy(ep, slot, c->elemsize);
+        csp__elem_copy(slot, sg->elem, c->elemsize);
+        if (++c->recvx == c->cap) c->recvx = 0;
+        c->sendx = c->recvx;
+    }
+    sg->success = true;
+    csp__g *g = sg->g;
+    g->param = sg;
+    csp__unlock(&c->lock);
+    csp__ready(g);
+}
+
+/* chansend: returns true if sent; block false: never waits. */
+CSP__FN bool csp__chan_send(csp_chan *c, const void *ep, bool block) {
+    if (!c) {
+        if (!block) return false;
+        csp__self();
+        csp__enter();
+        csp__park(csp__park_forever_ok, NULL, "chan send (nil chan)", NULL);
+        csp__fatal("unreachable: woke from a nil channel");
+    }
+    if (!block && !csp__load(&c->closed, CSP__RELAXED) && csp__chan_full(c)) return false;
+    csp__g *self = csp__self();
+    csp__enter();
+    csp__lock(&c->lock);
+    if (c->closed) { csp__unlock(&c->lock); csp__leave(); csp_panic("send on closed channel"); }
+    csp__sudog *sg = csp__wq_dequeue(&c->recvq);
+    if (sg) { csp__chan_send_direct(c, sg, ep); csp__leave(); return true; }
+    if (c->qcount < c->cap) {
+        csp__elem_copy(csp__chan_slot(c, c->sendx), ep, c->elemsize);
+        if (++c->sendx == c->cap) c->sendx = 0;
+        csp__store(&c->qcount, c->qcount + 1, CSP__RELAXED);
+        csp__unlock(&c->lock);
+        csp__leave();
+        return true;
+    }
+    if (!block) { csp__unlock(&c->lock); csp__leave(); return false; }
+    csp__sudog me;
+    memset(&me, 0, sizeof me);
+    me.g = self; me.elem = (void *)ep; me.c = c; me.caseidx = -1;
+    csp__wq_push(&c->sendq, &me);
+    csp__park(csp__unlock_chan, c, "chan send", &c->lock);
+    /* C4: a receiver took the value (success) or close woke us. */
+    bool ok = me.success;
+    csp__leave();
+    if (!ok) csp_panic("send on closed channel");
+    return true;
+}
+
+/* chanrecv: returns selected (something happened); *okp: a real value. */
+CSP__FN bool csp__chan_recv(csp_chan *c, void *ep, bool block, bool *okp) {
+    if (!c) {
+        if (!block) return false;
+        csp__self();
+        csp__enter();
+        csp__park(csp__park_forever_ok, NULL, "chan receive (nil chan)", NULL);
+        csp__fatal("unreachable: woke from a nil channel");
+    }
+    if (!block && csp__chan_empty(c)) {
+        if (!csp__load(&c->closed, CSP__ACQUIRE)) return false;
+        if (csp__chan_empty(c)) {   /* closed and (still) empty: a zero value */
+            csp__elem_zero(ep, c->elemsize);
+            if (okp) *okp = false;
+            return true;
+        }
+    }
+    csp__g *self = csp__self();
+    csp__enter();
+    csp__lock(&c->lock);
+    if (c->closed && c->qcount == 0) {
+        csp__unlock(&c->lock);
+        csp__leave();
+        csp__elem_zero(ep, c->elemsize);
+        if (okp) *okp = false;
+        return true;
+    }
+    csp__sudog *sg = csp__wq_dequeue(&c->sendq);
+    if (sg) {
+        csp__chan_recv_direct(c, sg, ep);
+        csp__leave();
+        if (okp) *okp = true;
+        return true;
+    }
+    if (c->qcount > 0) {
+        void *slot = csp__chan_slot(c, c->recvx);
+        csp__elem_copy(ep, slot, c->elemsize);
+        csp__elem_zero(slot, c->elemsize);
+        if (++c->recvx == c->cap) c->recvx = 0;
+        csp__store(&c->qcount, c->qcount - 1, CSP__RELAXED);
+        csp__unlock(&c->lock);
+        csp__leave();
+        if (okp) *okp = true;
+        return true;
+    }
+    if (!block) { csp__unlock(&c->lock); csp__leave(); return false; }
+    csp__sudog me;
+    memset(&me, 0, sizeof me);
+    me.g = self; me.elem = ep; me.c = c; me.caseidx = -1;
+    csp__wq_push(&c->recvq, &me);
+    csp__park(csp__unlock_chan, c, "chan receive", &c->lock);
+    bool ok = me.success;   /* false: closed (close zero-filled *ep) */
+    csp__leave();
+    if (okp) *okp = ok;
+    return true;
+}
+
+CSP__DEF void csp_send(csp_chan *c, const void *elem) { csp__chan_send(c, elem, true); }
+CSP__DEF bool csp_recv(csp_chan *c, void *out) { bool ok = false; csp__chan_recv(c, out, true, &ok); return ok; }
+CSP__DEF bool csp_try_send(csp_chan *c, const void *elem) { return csp__chan_send(c, elem, false); }
+CSP__DEF bool csp_try_recv(csp_chan *c, void *out, bool *ok) {
+    bool okv = false;
+    bool r = csp__chan_recv(c, out, false, &okv);
+    if (ok) *ok = r ? okv : false;
+    return r;
+}
+
+CSP__DEF void csp_close(csp_chan *c) {
+    if (!c) csp_panic("close of nil channel");
+    csp__enter();
+    csp__lock(&c->lock);
+    if (c->closed) { csp__unlock(&c->lock); csp__leave(); csp_panic("close of closed channel"); }
+    csp__store(&c->closed, 1u, CSP__RELEASE);
+    /* Everyone waiting wakes: receivers with zero values, senders to panic. */
+    csp__sudog *wake = NULL;
+    csp__sudog *sg;
+    while ((sg = csp__wq_dequeue(&c->recvq)) != NULL) {
+        csp__elem_zero(sg->elem, c->elemsize);
+        sg->success = false;
+        sg->g->param = sg;
+        sg->next = wake; wake = sg;
+    }
+    while ((sg = csp__wq_dequeue(&c->sendq)) != NULL) {
+        sg->success = false;
+        sg->g->param = sg;
+        sg->next = wake; wake = sg;
+    }
+    csp__unlock(&c->lock);
+    while (wake) {   /* read next before readying: the sudog dies with its wake-up */
+        csp__sudog *n = wake->next;
+        csp__ready(wake->g);
+        wake = n;
+    }
+    csp__leave();
+}
+
+/* >>select ===================================================================
+ * Go's selectgo. Cases are polled in a uniformly random order (Fisher-Yates,
+ * Go's pollorder); channels are locked in address order (lockorder, each
+ * once even if it appears in several cases). If a case is ready it runs.
+ * Otherwise one sudog per case is queued, in the random poll order (so two
+ * sends on one unbuffered channel are picked at random too), and the
+ * goroutine parks; every channel lock is released by the park hook. The
+ * first partner to CAS g->selectdone 0 -> 1 wins (C3) and sets g->param to
+ * its sudog; a timeout is a timer that tries the same CAS. Woken, the select
+ * relocks everything and unlinks the losing sudogs. */
+#define CSP__SELECT_STACK 8
+
+typedef struct csp__selctx {
+    csp_chan **lockorder;    /* distinct channels, by address */
+    int nlock;
+} csp__selctx;
+
+CSP__FN void csp__sel_lock(csp__selctx *s) {
+    for (int i = 0; i < s->nlock; i++) csp__lock(&s->lockorder[i]->lock);
+}
+CSP__FN void csp__sel_unlock(csp__selctx *s) {
+    for (int i = s->nlock - 1; i >= 0; i--) csp__unlock(&s->lockorder[i]->lock);
+}
+CSP__FN bool csp__sel_unlockf(csp__g *g, void *arg) {
+    (void)g;
+    csp__sel_unlock((csp__selctx *)arg);
+    return true;
+}
+
+/* A thread-local generator for plain threads (goroutines use their M's). */
+CSP__FN uint32_t csp__fastrand(void) {
+    csp__m *m = csp__getm();
+    if (m) return csp__rand32(m);
+    static __thread uint64_t x;
+    if (!x) x = (uint64_t)csp_now() * 0x9E3779B97F4A7C15ull | 1;
+    x ^= x >> 12; x ^= x << 25; x ^= x >> 27;
+    return (uint32_t)((x * 0x2545F4914F6CDD1Dull) >> 32);
+}
+
+CSP__FN void csp__sel_timeout_fire(csp__tmr *t, int64_t now) {
+    (void)now;
+    csp__g *g = (csp__g *)t->arg;
+    uint32_t z = 0;
+    if (csp__cas(&g->selectdone, &z, 1u, CSP__ACQREL)) {
+        g->param = NULL;   /* NULL: the timeout won */
+        csp__ready(g);
+    }
+}
+typedef struct csp__sel_arm { csp__selctx *sel; csp__tmr *t; } csp__sel_arm;
+CSP__FN bool csp__sel_unlockf_timer(csp__g *g, void *arg) {
+    csp__sel_arm *a = (csp__sel_arm *)arg;
+    csp__sel_unlock(a->sel);
+    /* Off our stack: now the timer may fire and ready us. */
+    csp__m *m = csp__getm();
+    csp__timer_add(csp__load(&m->p, CSP__RELAXED), a->t);
+    if (csp__load(&csp__sched.npidle, CSP__RELAXED) > 0) csp__wake_timer_sleeper(a->t->when);
+    (void)g;
+    return true;
+}
+
+CSP__DEF int csp_select(csp_case *cases, int n, int64_t timeout_ns) {
+    if (n < 0) csp_panic("select with a negative number of cases (%d)", n);
+    if (n > 0 && !cases) csp_panic("select with NULL cases and n = %d", n);
+    int order_buf[CSP__SELECT_STACK];
+    csp_chan *lock_buf[CSP__SELECT_STACK];
+    csp__sudog sg_buf[CSP__SELECT_STACK];
+    int *pollorder = order_buf;
+    csp_chan **lockorder = lock_buf;
+    csp__sudog *sgs = sg_buf;
+    if (n > CSP__SELECT_STACK) {
+        pollorder = (int *)csp__xmalloc((size_t)n * sizeof *pollorder);
+        lockorder = (csp_chan **)csp__xmalloc((size_t)n * sizeof *lockorder);
+        sgs = (csp__sudog *)csp__xmalloc((size_t)n * sizeof *sgs);
+    }
+    /* Poll order: a random permutation of the enabled cases. */
+    int np = 0;
+    for (int i = 0; i < n; i++) {
+        if (!cases[i].chan) continue;
+        if (cases[i].op != CSP_OP_SEND && cases[i].op != CSP_OP_RECV)
+            csp_panic("select: case %d has op %d (want CSP_OP_SEND or CSP_OP_RECV)", i, cases[i].op);
+        int j = (int)(csp__fastrand() % (uint32_t)(np + 1));
+        pollorder[np] = pollorder[j];
+        pollorder[j] = i;
+        np++;
+    }
+    int result = CSP_SELECT_TIMEOUT;
+    bool block = timeout_ns > 0;
+    if (np == 0) {
+        if (!block) goto out;
+        if (timeout_ns == CSP_FOREVER) {
+            csp__self();
+            csp__enter();
+            csp__park(csp__park_forever_ok, NULL, "select (no cases)", NULL);
+            csp__fatal("unreachable: woke from an empty select");
+        }
+        csp_sleep(timeout_ns);
+        goto out;
+    }
+    /* Lock order: distinct channels by address (insertion sort: n is small). */
+    int nl = 0;
+    for (int k = 0; k < np; k++) {
+        csp_chan *c = cases[pollorder[k]].chan;
+        int pos = nl;
+        bool dup = false;
+        for (int q = 0; q < nl; q++) if (lockorder[q] == c) { dup = true; break; }
+        if (dup) continue;
+        while (pos > 0 && (uintptr_t)lockorder[pos - 1] > (uintptr_t)c) { lockorder[pos] = lockorder[pos - 1]; pos--; }
+        lockorder[pos] = c;
+        nl++;
+    }
+    csp__selctx sel = { lockorder, nl };
+    csp__g *self = csp__self();
+    csp__enter();
+    csp__sel_lock(&sel);
+    /* Pass 1: a ready case, in poll order. */
+    for (int k = 0; k < np; k++) {
+        int i = pollorder[k];
+        csp_chan *c = cases[i].chan;
+        if (cases[i].op == CSP_OP_RECV) {
+            csp__sudog *sg = csp__wq_dequeue(&c->sendq);
+            if (sg) {
+                /* recv_direct unlocks c; the others stay locked: unlock them first. */
+                for (int q = nl - 1; q >= 0; q--) if (lockorder[q] != c) csp__unlock(&lockorder[q]->lock);
+                csp__chan_recv_direct(c, sg, cases[i].elem);
+                cases[i].ok = true;
+                result = i;
+                csp__leave();
+                goto out;
+            }
+            if (c->qcount > 0) {
+                void *slot = csp__chan_slot(c, c->recvx);
+                csp__elem_copy(cases[i].elem, slot, c->elemsize);
+                csp__elem_zero(slot, c->elemsize);
+                if (++c->recvx == c->cap) c->recvx = 0;
+                csp__store(&c->qcount, c->qcount - 1, CSP__RELAXED);
+                cases[i].ok = true;
+                result = i;
+                csp__sel_unlock(&sel);
+                csp__leave();
+                goto out;
+            }
+            if (c->closed) {
+                csp__elem_zero(cases[i].elem, c->elemsize);
+                cases[i].ok = false;
+                result = i;
+                csp__sel_unlock(&sel);
+                csp__leave();
+                goto out;
+            }
+        } else {
+            if (c->closed) { csp__sel_unlock(&sel); csp__leave(); csp_panic("send on closed channel"); }
+            csp__sudog *sg = csp__wq_dequeue(&c->recvq);
+            if (sg) {
+                for (int q = nl - 1; q >= 0; q--) if (lockorder[q] != c) csp__unlock(&lockorder[q]->lock);
+                csp__chan_send_direct(c, sg, cases[i].elem);
+                result = i;
+                csp__leave();
+                goto out;
+            }
+            if (c->qcount < c->cap) {
+                csp__elem_copy(csp__chan_slot(c, c->sendx), cases[i].elem, c->elemsize);
+                if (++c->sendx == c->cap) c->sendx = 0;
+                csp__store(&c->qcount, c->qcount + 1, CSP__RELAXED);
+                result = i;
+                csp__sel_unlock(&sel);
+                csp__leave();
+                goto out;
+            }
+        }
+    }
+    if (!block) { csp__sel_unlock(&sel); csp__leave(); goto out; }
+    /* Pass 2: wait on every case, queued in poll order. */
+    csp__store(&self->selectdone, 0u, CSP__RELAXED);
+    self->param = NULL;
+    for (int k = 0; k < np; k++) {
+        int i = pollorder[k];
+        csp__sudog *sg = &sgs[k];
+        memset(sg, 0, sizeof *sg);
+        sg->g = self;
+        sg->elem = cases[i].elem;
+        sg->c = cases[i].chan;
+        sg->caseidx = i;
+        sg->isselect = true;
+        csp__wq_push(cases[i].op == CSP_OP_RECV ? &cases[i].chan->recvq : &cases[i].chan->sendq, sg);
+    }
+    for (int q = 0; q < nl; q++) csp__hb_release(&lockorder[q]->lock);
+    csp__tmr t;
+    bool timed = timeout_ns != CSP_FOREVER;
+    if (timed) {
+        memset(&t, 0, sizeof t);
+        t.when = csp__deadline(timeout_ns);
+        t.f = csp__sel_timeout_fire;
+        t.arg = self;
+        t.idx = -1;
+        t.waited = 1;
+    }
+    if (!csp__getm()) {
+        /* A plain thread: csp__park's futex wait gives up at the deadline. */
+        self->park_deadline = timed ? csp__deadline(timeout_ns) : 0;
+        csp__park(csp__sel_unlockf, &sel, "select", NULL);
+        self->park_deadline = 0;
+    } else if (timed) {
+        csp__sel_arm arm = { &sel, &t };
+        /* The hook adds t to this P's heap: whoever runs it takes tlock. */
+        csp__park(csp__sel_unlockf_timer, &arm, "select", &csp__load(&csp__getm()->p, CSP__RELAXED)->tlock);
+    } else {
+        csp__park(csp__sel_unlockf, &sel, "select", NULL);
+    }
+    /* Woken: by a partner (param = its sudog), by close (param = sudog,
+     * success false) or by the timeout (param NULL). */
+    csp__sudog *won = (csp__sudog *)self->param;
+    if (timed && csp__getm()) {
+        if (!csp__timer_del(&t)) csp__timer_wait_idle(&t);
+    }
+    csp__sel_lock(&sel);
+    for (int k = 0; k < np; k++) {
+        csp__sudog *sg = &sgs[k];
+        if (sg == won) continue;
+        csp__wq_remove(cases[sg->caseidx].op == CSP_OP_RECV ? &sg->c->recvq : &sg->c->sendq, sg);
+    }
+    csp__sel_unlock(&sel);
+    csp__leave();
+    if (won) {
+        int i = won->caseidx;
+        result = i;
+        if (cases[i].op == CSP_OP_RECV) cases[i].ok = won->success;
+        else if (!won->success) csp_panic("send on closed channel");
+    }
+out:
+    if (n > CSP__SELECT_STACK) { CSP_FREE(pollorder); CSP_FREE(lockorder); CSP_FREE(sgs); }
+    return result;
+}
+
+/* >>sync: WaitGroup ===========================================================
+ * state = counter << 32 | waiters, one 64-bit atomic (Go's layout). The
+ * counter reaching zero with waiters owes each waiter a wake-up: a small
+ * semaphore (count + list under the WaitGroup's lock) carries them, so a
+ * waiter that has counted itself but not yet queued still gets its wake-up.
+ * The releaser drops the lock before readying anyone: a woken waiter may
+ * free the WaitGroup at once. */
+typedef struct csp__wgw { csp__g *g; struct csp__wgw *next; } csp__wgw;
+
+CSP__FN bool csp__wg_unlockf(csp__g *g, void *arg) {
+    (void)g;
+    csp__unlock((csp__lock_t *)arg);
+    return true;
+}
+
+CSP__DEF void csp_wg_add(csp_waitgroup *wg, int64_t delta) {
+    uint64_t v = csp__fadd(&wg->csp__state, (uint64_t)delta << 32, CSP__ACQREL) + ((uint64_t)delta << 32);
+    int32_t counter = (int32_t)(v >> 32);
+    uint32_t waiters = (uint32_t)v;
+    if (counter < 0) csp_panic("sync: negative WaitGroup counter");
+    if (counter > 0 || waiters == 0) return;
+    /* Counter is zero with waiters: nobody may Add now (Go's rule), so the
+     * state can be reset and the waiters released. */
+    csp__store(&wg->csp__state, (uint64_t)0, CSP__RELAXED);
+    csp__lock_t *l = (csp__lock_t *)(void *)&wg->csp__lock;
+    csp__enter();
+    csp__lock(l);
+    wg->csp__sema += waiters;
+    csp__wgw *list = (csp__wgw *)wg->csp__waiters;
+    csp__wgw *wake = NULL;
+    while (list && wg->csp__sema > 0) {
+        csp__wgw *n = list->next;
+        list->next = wake; wake = list;
+        list = n;
+        wg->csp__sema--;
+    }
+    wg->csp__waiters = list;
+    csp__unlock(l);
+    while (wake) { csp__wgw *n = wake->next; csp__ready(wake->g); wake = n; }
+    csp__leave();
+}
+CSP__DEF void csp_wg_done(csp_waitgroup *wg) { csp_wg_add(wg, -1); }
+
+CSP__DEF void csp_wg_wait(csp_waitgroup *wg) {
+    uint64_t v = csp__load(&wg->csp__state, CSP__ACQUIRE);
+    for (;;) {
+        if ((v >> 32) == 0) return;
+        if (csp__cas_weak(&wg->csp__state, &v, v + 1, CSP__ACQREL)) break;
+    }
+    csp__g *self = csp__self();
+    csp__lock_t *l = (csp__lock_t *)(void *)&wg->csp__lock;
+    csp__enter();
+    csp__lock(l);
+    if (wg->csp__sema > 0) {   /* our wake-up arrived before we queued */
+        wg->csp__sema--;
+        csp__unlock(l);
+        csp__leave();
+        return;
+    }
+    csp__wgw me = { self, NULL };
+    /* FIFO is not required; push front. */
+    me.next = (csp__wgw *)wg->csp__waiters;
+    wg->csp__waiters = &me;
+    csp__park(csp__wg_unlockf, l, "sync.WaitGroup.Wait", l);
+    csp__leave();
+}
+
+typedef struct csp__wg_go_arg { csp_waitgroup *wg; csp_fn fn; void *arg; } csp__wg_go_arg;
+CSP__FN void csp__wg_go_main(void *p) {
+    csp__wg_go_arg *a = (csp__wg_go_arg *)p;
+    a->fn(a->arg);
+    csp_wg_done(a->wg);
+}
+CSP__DEF int csp_wg_go(csp_waitgroup *wg, csp_fn fn, void *arg) {
+    if (!fn) csp_panic("go of nil func value");
+    csp_wg_add(wg, 1);
+    csp__wg_go_arg a = { wg, fn, arg };
+    int rc = csp_go_copy(csp__wg_go_main, &a, sizeof a);
+    if (rc != 0) csp_wg_add(wg, -1);
+    return rc;
 }
 
 #ifdef __cplusplus
