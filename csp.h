@@ -3213,20 +3213,8 @@ CSP__FN bool csp__sel_unlockf_timer(csp__g *g, void *arg) {
     return true;
 }
 
-CSP__DEF int csp_select(csp_case *cases, int n, int64_t timeout_ns) {
-    if (n < 0) csp_panic("select with a negative number of cases (%d)", n);
-    if (n > 0 && !cases) csp_panic("select with NULL cases and n = %d", n);
-    int order_buf[CSP__SELECT_STACK];
-    csp_chan *lock_buf[CSP__SELECT_STACK];
-    csp__sudog sg_buf[CSP__SELECT_STACK];
-    int *pollorder = order_buf;
-    csp_chan **lockorder = lock_buf;
-    csp__sudog *sgs = sg_buf;
-    if (n > CSP__SELECT_STACK) {
-        pollorder = (int *)csp__xmalloc((size_t)n * sizeof *pollorder);
-        lockorder = (csp_chan **)csp__xmalloc((size_t)n * sizeof *lockorder);
-        sgs = (csp__sudog *)csp__xmalloc((size_t)n * sizeof *sgs);
-    }
+CSP__FN int csp__select_impl(csp_case *cases, int n, int64_t timeout_ns, int *pollorder,
+                             csp_chan **lockorder, csp__sudog *sgs) {
     /* Poll order: a random permutation of the enabled cases. */
     int np = 0;
     for (int i = 0; i < n; i++) {
@@ -3241,7 +3229,7 @@ CSP__DEF int csp_select(csp_case *cases, int n, int64_t timeout_ns) {
     int result = CSP_SELECT_TIMEOUT;
     bool block = timeout_ns > 0;
     if (np == 0) {
-        if (!block) goto out;
+        if (!block) return result;
         if (timeout_ns == CSP_FOREVER) {
             csp__self();
             csp__enter();
@@ -3249,7 +3237,7 @@ CSP__DEF int csp_select(csp_case *cases, int n, int64_t timeout_ns) {
             csp__fatal("unreachable: woke from an empty select");
         }
         csp_sleep(timeout_ns);
-        goto out;
+        return result;
     }
     /* Lock order: distinct channels by address (insertion sort: n is small). */
     int nl = 0;
@@ -3280,7 +3268,7 @@ CSP__DEF int csp_select(csp_case *cases, int n, int64_t timeout_ns) {
                 cases[i].ok = true;
                 result = i;
                 csp__leave();
-                goto out;
+                return result;
             }
             if (c->qcount > 0) {
                 void *slot = csp__chan_slot(c, c->recvx);
@@ -3292,7 +3280,7 @@ CSP__DEF int csp_select(csp_case *cases, int n, int64_t timeout_ns) {
                 result = i;
                 csp__sel_unlock(&sel);
                 csp__leave();
-                goto out;
+                return result;
             }
             if (c->closed) {
                 csp__elem_zero(cases[i].elem, c->elemsize);
@@ -3300,7 +3288,7 @@ CSP__DEF int csp_select(csp_case *cases, int n, int64_t timeout_ns) {
                 result = i;
                 csp__sel_unlock(&sel);
                 csp__leave();
-                goto out;
+                return result;
             }
         } else {
             if (c->closed) { csp__sel_unlock(&sel); csp__leave(); csp_panic("send on closed channel"); }
@@ -3310,7 +3298,7 @@ CSP__DEF int csp_select(csp_case *cases, int n, int64_t timeout_ns) {
                 csp__chan_send_direct(c, sg, cases[i].elem);
                 result = i;
                 csp__leave();
-                goto out;
+                return result;
             }
             if (c->qcount < c->cap) {
                 csp__elem_copy(csp__chan_slot(c, c->sendx), cases[i].elem, c->elemsize);
@@ -3319,11 +3307,11 @@ CSP__DEF int csp_select(csp_case *cases, int n, int64_t timeout_ns) {
                 result = i;
                 csp__sel_unlock(&sel);
                 csp__leave();
-                goto out;
+                return result;
             }
         }
     }
-    if (!block) { csp__sel_unlock(&sel); csp__leave(); goto out; }
+    if (!block) { csp__sel_unlock(&sel); csp__leave(); return result; }
     /* Pass 2: wait on every case, queued in poll order. */
     csp__store(&self->selectdone, 0u, CSP__RELAXED);
     self->param = NULL;
@@ -3381,9 +3369,22 @@ CSP__DEF int csp_select(csp_case *cases, int n, int64_t timeout_ns) {
         if (cases[i].op == CSP_OP_RECV) cases[i].ok = won->success;
         else if (!won->success) csp_panic("send on closed channel");
     }
-out:
-    if (n > CSP__SELECT_STACK) { CSP_FREE(pollorder); CSP_FREE(lockorder); CSP_FREE(sgs); }
     return result;
+}
+
+CSP__DEF int csp_select(csp_case *cases, int n, int64_t timeout_ns) {
+    if (n < 0) csp_panic("select with a negative number of cases (%d)", n);
+    if (n > 0 && !cases) csp_panic("select with NULL cases and n = %d", n);
+    int order_buf[CSP__SELECT_STACK];
+    csp_chan *lock_buf[CSP__SELECT_STACK];
+    csp__sudog sg_buf[CSP__SELECT_STACK];
+    if (n <= CSP__SELECT_STACK) return csp__select_impl(cases, n, timeout_ns, order_buf, lock_buf, sg_buf);
+    int *pollorder = (int *)csp__xmalloc((size_t)n * sizeof *pollorder);
+    csp_chan **lockorder = (csp_chan **)csp__xmalloc((size_t)n * sizeof *lockorder);
+    csp__sudog *sgs = (csp__sudog *)csp__xmalloc((size_t)n * sizeof *sgs);
+    int r = csp__select_impl(cases, n, timeout_ns, pollorder, lockorder, sgs);
+    CSP_FREE(pollorder); CSP_FREE(lockorder); CSP_FREE(sgs);
+    return r;
 }
 
 /* >>sync: WaitGroup ===========================================================
