@@ -273,6 +273,49 @@ CSP_API void csp_wg_wait(csp_waitgroup *wg);
  * csp_go's result (on failure the counter is restored). */
 CSP_API int csp_wg_go(csp_waitgroup *wg, csp_fn fn, void *arg);
 
+/* csp_mutex: sync.Mutex. Zero-initialised is unlocked; no destroy; do not
+ * copy after first use. Lock blocks (parks) while another holds it; waiters
+ * that wait longer than 1 ms switch the mutex to hand-off (starvation) mode,
+ * so no waiter starves. Unlock of an unlocked mutex panics "sync: unlock of
+ * unlocked mutex"; another goroutine than the locker may unlock it. */
+typedef struct csp_mutex { int32_t csp__state; uint32_t csp__sema; } csp_mutex;
+CSP_API void csp_mutex_lock(csp_mutex *m);
+CSP_API bool csp_mutex_trylock(csp_mutex *m);   /* never blocks */
+CSP_API void csp_mutex_unlock(csp_mutex *m);
+
+/* csp_rwmutex: sync.RWMutex, writer-preferring: a waiting writer stops new
+ * readers. Misuse panics with Go's words ("sync: RUnlock of unlocked
+ * RWMutex", "sync: Unlock of unlocked RWMutex"). csp_rwmutex_tryrlock fails
+ * while a writer holds or waits for the lock. */
+typedef struct csp_rwmutex {
+    csp_mutex csp__w;
+    uint32_t csp__writer_sem, csp__reader_sem;
+    int32_t csp__reader_count, csp__reader_wait;
+} csp_rwmutex;
+CSP_API void csp_rwmutex_lock(csp_rwmutex *m);
+CSP_API void csp_rwmutex_unlock(csp_rwmutex *m);
+CSP_API void csp_rwmutex_rlock(csp_rwmutex *m);
+CSP_API void csp_rwmutex_runlock(csp_rwmutex *m);
+CSP_API bool csp_rwmutex_trylock(csp_rwmutex *m);
+CSP_API bool csp_rwmutex_tryrlock(csp_rwmutex *m);
+
+/* csp_once: sync.Once. csp_once_do runs fn(arg) once; every caller returns
+ * only after it finished. Calling csp_once_do on the same once from inside
+ * fn is a deadlock (reported as "sync.Once.Do"). */
+typedef struct csp_once { uint32_t csp__done; csp_mutex csp__m; } csp_once;
+CSP_API void csp_once_do(csp_once *o, csp_fn fn, void *arg);
+
+/* csp_cond: sync.Cond. csp_cond_wait atomically unlocks m, parks until a
+ * signal or broadcast that comes after it started waiting, then relocks m.
+ * A signal wakes one goroutine waiting at that time; none is remembered. */
+typedef struct csp_cond {
+    uint32_t csp__wait, csp__notify, csp__lock;
+    void *csp__head, *csp__tail;
+} csp_cond;
+CSP_API void csp_cond_wait(csp_cond *c, csp_mutex *m);
+CSP_API void csp_cond_signal(csp_cond *c);
+CSP_API void csp_cond_broadcast(csp_cond *c);
+
 #ifdef __cplusplus
 }
 #endif
@@ -3467,6 +3510,288 @@ CSP__DEF int csp_wg_go(csp_waitgroup *wg, csp_fn fn, void *arg) {
     int rc = csp_go_copy(csp__wg_go_main, &a, sizeof a);
     if (rc != 0) csp_wg_add(wg, -1);
     return rc;
+}
+
+
+/* >>sync: the semaphore table =================================================
+ * Go's runtime/sema.go, simplified: csp__semacquire(addr) waits until *addr
+ * > 0 and decrements it; csp__semrelease(addr) increments it and wakes a
+ * waiter of addr. Waiters (on their own stacks) live in one of 251 buckets
+ * chosen by address, so a sync object needs no storage but a counter, and
+ * zero-initialised objects just work. A releaser touches *addr only before
+ * it readies a waiter (an object may be freed as soon as its last waiter
+ * returns). handoff: the count goes straight to the woken waiter (mutex
+ * starvation mode). lifo: queue at the front (a waiter that already waited). */
+#define CSP__SEMTAB 251
+typedef struct csp__semw {
+    csp__g *g;
+    uint32_t *addr;
+    struct csp__semw *next;
+    bool ticket;             /* handed the count by the releaser */
+} csp__semw;
+static struct { csp__lock_t lock; uint32_t nwait; csp__semw *head, *tail; } csp__semtab[CSP__SEMTAB];
+
+CSP__FN unsigned csp__sem_bucket(uint32_t *addr) { return (unsigned)(((uintptr_t)addr >> 3) % CSP__SEMTAB); }
+CSP__FN bool csp__cansemacquire(uint32_t *addr) {
+    uint32_t v = csp__load(addr, CSP__RELAXED);
+    while (v > 0) if (csp__cas_weak(addr, &v, v - 1, CSP__ACQUIRE)) return true;
+    return false;
+}
+CSP__FN bool csp__sem_unlockf(csp__g *g, void *arg) {
+    (void)g;
+    csp__unlock((csp__lock_t *)arg);
+    return true;
+}
+CSP__FN void csp__semacquire(uint32_t *addr, bool lifo, const char *reason) {
+    if (csp__cansemacquire(addr)) return;
+    csp__g *self = csp__self();
+    unsigned b = csp__sem_bucket(addr);
+    csp__enter();
+    for (;;) {
+        csp__lock(&csp__semtab[b].lock);
+        csp__fadd(&csp__semtab[b].nwait, 1u, CSP__SEQCST);
+        if (csp__cansemacquire(addr)) {
+            csp__fsub(&csp__semtab[b].nwait, 1u, CSP__SEQCST);
+            csp__unlock(&csp__semtab[b].lock);
+            break;
+        }
+        csp__semw w = { self, addr, NULL, false };
+        if (lifo && csp__semtab[b].head) { w.next = csp__semtab[b].head; csp__semtab[b].head = &w; }
+        else {
+            if (csp__semtab[b].tail) csp__semtab[b].tail->next = &w; else csp__semtab[b].head = &w;
+            csp__semtab[b].tail = &w;
+        }
+        csp__park(csp__sem_unlockf, &csp__semtab[b].lock, reason, &csp__semtab[b].lock);
+        if (w.ticket || csp__cansemacquire(addr)) break;
+    }
+    csp__leave();
+}
+CSP__FN void csp__semrelease(uint32_t *addr, bool handoff) {
+    unsigned b = csp__sem_bucket(addr);
+    csp__fadd(addr, 1u, CSP__RELEASE);
+    /* nwait is incremented before the waiter checks *addr (seq_cst both
+     * sides): either it sees our count or we see it waiting. */
+    if (csp__load(&csp__semtab[b].nwait, CSP__SEQCST) == 0) return;
+    csp__enter();
+    csp__lock(&csp__semtab[b].lock);
+    csp__semw *prev = NULL, *w = csp__semtab[b].head;
+    while (w && w->addr != addr) { prev = w; w = w->next; }
+    if (!w) { csp__unlock(&csp__semtab[b].lock); csp__leave(); return; }
+    if (prev) prev->next = w->next; else csp__semtab[b].head = w->next;
+    if (csp__semtab[b].tail == w) csp__semtab[b].tail = prev;
+    csp__fsub(&csp__semtab[b].nwait, 1u, CSP__SEQCST);
+    if (handoff && csp__cansemacquire(addr)) w->ticket = true;
+    csp__g *g = w->g;
+    csp__unlock(&csp__semtab[b].lock);
+    csp__ready(g);
+    csp__leave();
+}
+
+/* >>sync: Mutex ================================================================
+ * Go's sync.Mutex, state bits: locked, woken (a waiter is awake: Unlock need
+ * not wake another), starving (hand-off mode), waiters << 3. Normal mode:
+ * woken waiters compete with arriving goroutines (fast, unfair; an arrival
+ * may spin briefly while the owner runs on another thread). A waiter that
+ * waited over 1 ms switches to starvation mode: Unlock hands the mutex to
+ * the first waiter, arrivals queue behind. */
+enum { CSP__MTX_LOCKED = 1, CSP__MTX_WOKEN = 2, CSP__MTX_STARVING = 4, CSP__MTX_WSHIFT = 3 };
+#define CSP__STARVATION_NS (1 * CSP_MILLISECOND)
+
+CSP__FN bool csp__can_spin(int iter) {
+    if (iter >= 4 || csp_num_cpu() <= 1) return false;
+    csp__m *m = csp__getm();
+    if (!m || !csp__load(&m->p, CSP__RELAXED)) return false;
+    if (csp__load(&csp__sched.maxprocs, CSP__RELAXED) <= csp__load(&csp__sched.npidle, CSP__RELAXED) + csp__load(&csp__sched.nmspinning, CSP__RELAXED) + 1) return false;
+    return csp__runq_empty(csp__load(&m->p, CSP__RELAXED));
+}
+
+CSP__FN CSP__NOINLINE void csp__mutex_lock_slow(csp_mutex *m, const char *reason) {
+    int64_t wait_start = 0;
+    bool starving = false, awoke = false;
+    int iter = 0;
+    int32_t old = csp__load(&m->csp__state, CSP__RELAXED);
+    for (;;) {
+        if ((old & (CSP__MTX_LOCKED | CSP__MTX_STARVING)) == CSP__MTX_LOCKED && csp__can_spin(iter)) {
+            if (!awoke && !(old & CSP__MTX_WOKEN) && (old >> CSP__MTX_WSHIFT) != 0 &&
+                csp__cas(&m->csp__state, &old, old | CSP__MTX_WOKEN, CSP__RELAXED)) awoke = true;
+            for (int i = 0; i < 30; i++) csp__cpu_relax();
+            iter++;
+            old = csp__load(&m->csp__state, CSP__RELAXED);
+            continue;
+        }
+        int32_t nw = old;
+        if (!(old & CSP__MTX_STARVING)) nw |= CSP__MTX_LOCKED;
+        if (old & (CSP__MTX_LOCKED | CSP__MTX_STARVING)) nw += 1 << CSP__MTX_WSHIFT;
+        if (starving && (old & CSP__MTX_LOCKED)) nw |= CSP__MTX_STARVING;
+        if (awoke) {
+            if (!(nw & CSP__MTX_WOKEN)) csp__fatal("sync: inconsistent mutex state");
+            nw &= ~CSP__MTX_WOKEN;
+        }
+        if (csp__cas(&m->csp__state, &old, nw, CSP__ACQUIRE)) {
+            if (!(old & (CSP__MTX_LOCKED | CSP__MTX_STARVING))) break;   /* locked it */
+            bool lifo = wait_start != 0;
+            if (!wait_start) wait_start = csp_now();
+            csp__semacquire(&m->csp__sema, lifo, reason);
+            starving = starving || csp_now() - wait_start > CSP__STARVATION_NS;
+            old = csp__load(&m->csp__state, CSP__ACQUIRE);
+            if (old & CSP__MTX_STARVING) {
+                /* Handed to us: fix up the state and own it. */
+                if ((old & (CSP__MTX_LOCKED | CSP__MTX_WOKEN)) || (old >> CSP__MTX_WSHIFT) == 0)
+                    csp__fatal("sync: inconsistent mutex state");
+                int32_t delta = CSP__MTX_LOCKED - (1 << CSP__MTX_WSHIFT);
+                if (!starving || (old >> CSP__MTX_WSHIFT) == 1) delta -= CSP__MTX_STARVING;
+                csp__fadd(&m->csp__state, delta, CSP__ACQUIRE);
+                break;
+            }
+            awoke = true;
+            iter = 0;
+        }
+    }
+}
+
+CSP__DEF void csp_mutex_lock(csp_mutex *m) {
+    int32_t z = 0;
+    if (CSP__LIKELY(csp__cas(&m->csp__state, &z, CSP__MTX_LOCKED, CSP__ACQUIRE))) return;
+    csp__mutex_lock_slow(m, "sync.Mutex.Lock");
+}
+CSP__DEF bool csp_mutex_trylock(csp_mutex *m) {
+    int32_t old = csp__load(&m->csp__state, CSP__RELAXED);
+    if (old & (CSP__MTX_LOCKED | CSP__MTX_STARVING)) return false;
+    return csp__cas(&m->csp__state, &old, old | CSP__MTX_LOCKED, CSP__ACQUIRE);
+}
+CSP__FN CSP__NOINLINE void csp__mutex_unlock_slow(csp_mutex *m, int32_t nw) {
+    if (!((nw + CSP__MTX_LOCKED) & CSP__MTX_LOCKED)) csp_panic("sync: unlock of unlocked mutex");
+    if (!(nw & CSP__MTX_STARVING)) {
+        int32_t old = nw;
+        for (;;) {
+            if ((old >> CSP__MTX_WSHIFT) == 0 || (old & (CSP__MTX_LOCKED | CSP__MTX_WOKEN | CSP__MTX_STARVING))) return;
+            nw = (old - (1 << CSP__MTX_WSHIFT)) | CSP__MTX_WOKEN;
+            if (csp__cas(&m->csp__state, &old, nw, CSP__RELEASE)) { csp__semrelease(&m->csp__sema, false); return; }
+        }
+    }
+    csp__semrelease(&m->csp__sema, true);
+}
+CSP__DEF void csp_mutex_unlock(csp_mutex *m) {
+    int32_t nw = csp__fadd(&m->csp__state, -CSP__MTX_LOCKED, CSP__RELEASE) - CSP__MTX_LOCKED;
+    if (CSP__UNLIKELY(nw != 0)) csp__mutex_unlock_slow(m, nw);
+}
+
+/* >>sync: RWMutex (Go's rwmutex.go) ============================================ */
+#define CSP__RW_MAX_READERS (1 << 30)
+CSP__DEF void csp_rwmutex_rlock(csp_rwmutex *m) {
+    if (csp__fadd(&m->csp__reader_count, 1, CSP__ACQUIRE) + 1 < 0)
+        csp__semacquire(&m->csp__reader_sem, false, "sync.RWMutex.RLock");
+}
+CSP__DEF bool csp_rwmutex_tryrlock(csp_rwmutex *m) {
+    int32_t c = csp__load(&m->csp__reader_count, CSP__RELAXED);
+    for (;;) {
+        if (c < 0) return false;
+        if (csp__cas_weak(&m->csp__reader_count, &c, c + 1, CSP__ACQUIRE)) return true;
+    }
+}
+CSP__DEF void csp_rwmutex_runlock(csp_rwmutex *m) {
+    int32_t r = csp__fsub(&m->csp__reader_count, 1, CSP__RELEASE) - 1;
+    if (r < 0) {
+        if (r + 1 == 0 || r + 1 == -CSP__RW_MAX_READERS) csp_panic("sync: RUnlock of unlocked RWMutex");
+        /* A writer is waiting: the last reader out lets it in. */
+        if (csp__fsub(&m->csp__reader_wait, 1, CSP__RELEASE) - 1 == 0)
+            csp__semrelease(&m->csp__writer_sem, false);
+    }
+}
+CSP__DEF void csp_rwmutex_lock(csp_rwmutex *m) {
+    int32_t z = 0;
+    if (!csp__cas(&m->csp__w.csp__state, &z, CSP__MTX_LOCKED, CSP__ACQUIRE))
+        csp__mutex_lock_slow(&m->csp__w, "sync.RWMutex.Lock");
+    int32_t r = csp__fadd(&m->csp__reader_count, -CSP__RW_MAX_READERS, CSP__ACQREL);
+    if (r != 0 && csp__fadd(&m->csp__reader_wait, r, CSP__ACQREL) + r != 0)
+        csp__semacquire(&m->csp__writer_sem, false, "sync.RWMutex.Lock");
+}
+CSP__DEF bool csp_rwmutex_trylock(csp_rwmutex *m) {
+    if (!csp_mutex_trylock(&m->csp__w)) return false;
+    int32_t z = 0;
+    if (!csp__cas(&m->csp__reader_count, &z, -CSP__RW_MAX_READERS, CSP__ACQUIRE)) {
+        csp_mutex_unlock(&m->csp__w);
+        return false;
+    }
+    return true;
+}
+CSP__DEF void csp_rwmutex_unlock(csp_rwmutex *m) {
+    int32_t r = csp__fadd(&m->csp__reader_count, CSP__RW_MAX_READERS, CSP__RELEASE) + CSP__RW_MAX_READERS;
+    if (r >= CSP__RW_MAX_READERS) csp_panic("sync: Unlock of unlocked RWMutex");
+    for (int32_t i = 0; i < r; i++) csp__semrelease(&m->csp__reader_sem, false);
+    csp_mutex_unlock(&m->csp__w);
+}
+
+/* >>sync: Once ================================================================== */
+CSP__DEF void csp_once_do(csp_once *o, csp_fn fn, void *arg) {
+    if (CSP__LIKELY(csp__load(&o->csp__done, CSP__ACQUIRE))) return;
+    int32_t z = 0;
+    if (!csp__cas(&o->csp__m.csp__state, &z, CSP__MTX_LOCKED, CSP__ACQUIRE))
+        csp__mutex_lock_slow(&o->csp__m, "sync.Once.Do");
+    if (!o->csp__done) {
+        fn(arg);
+        csp__store(&o->csp__done, 1u, CSP__RELEASE);
+    }
+    csp_mutex_unlock(&o->csp__m);
+}
+
+/* >>sync: Cond (Go's notifyList) =================================================
+ * wait takes a ticket (csp__wait++) before unlocking m; signal wakes the
+ * waiter holding ticket csp__notify (and advances it); broadcast wakes all
+ * tickets below csp__wait. A ticket at or below csp__notify when its holder
+ * arrives to sleep means it was signalled already: no sleep. */
+typedef struct csp__condw { csp__g *g; uint32_t ticket; struct csp__condw *next; } csp__condw;
+CSP__FN bool csp__ticket_less(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
+
+CSP__DEF void csp_cond_wait(csp_cond *c, csp_mutex *m) {
+    uint32_t t = csp__fadd(&c->csp__wait, 1u, CSP__ACQREL);
+    csp_mutex_unlock(m);
+    csp__g *self = csp__self();
+    csp__lock_t *l = (csp__lock_t *)(void *)&c->csp__lock;
+    csp__enter();
+    csp__lock(l);
+    if (csp__ticket_less(t, csp__load(&c->csp__notify, CSP__RELAXED))) {
+        csp__unlock(l);
+    } else {
+        csp__condw w = { self, t, NULL };
+        if (c->csp__tail) ((csp__condw *)c->csp__tail)->next = &w; else c->csp__head = &w;
+        c->csp__tail = &w;
+        csp__park(csp__sem_unlockf, l, "sync.Cond.Wait", l);
+    }
+    csp__leave();
+    csp_mutex_lock(m);
+}
+CSP__DEF void csp_cond_signal(csp_cond *c) {
+    if (csp__load(&c->csp__wait, CSP__ACQUIRE) == csp__load(&c->csp__notify, CSP__ACQUIRE)) return;
+    csp__lock_t *l = (csp__lock_t *)(void *)&c->csp__lock;
+    csp__enter();
+    csp__lock(l);
+    uint32_t t = c->csp__notify;
+    if (t == csp__load(&c->csp__wait, CSP__ACQUIRE)) { csp__unlock(l); csp__leave(); return; }
+    csp__store(&c->csp__notify, t + 1, CSP__RELEASE);
+    csp__condw *prev = NULL, *w = (csp__condw *)c->csp__head;
+    while (w && w->ticket != t) { prev = w; w = w->next; }
+    csp__g *g = NULL;
+    if (w) {   /* else: the ticket holder has not queued yet and will not sleep */
+        if (prev) prev->next = w->next; else c->csp__head = w->next;
+        if (c->csp__tail == w) c->csp__tail = prev;
+        g = w->g;
+    }
+    csp__unlock(l);
+    if (g) csp__ready(g);
+    csp__leave();
+}
+CSP__DEF void csp_cond_broadcast(csp_cond *c) {
+    if (csp__load(&c->csp__wait, CSP__ACQUIRE) == csp__load(&c->csp__notify, CSP__ACQUIRE)) return;
+    csp__lock_t *l = (csp__lock_t *)(void *)&c->csp__lock;
+    csp__enter();
+    csp__lock(l);
+    csp__condw *w = (csp__condw *)c->csp__head;
+    c->csp__head = c->csp__tail = NULL;
+    csp__store(&c->csp__notify, csp__load(&c->csp__wait, CSP__ACQUIRE), CSP__RELEASE);
+    csp__unlock(l);
+    while (w) { csp__condw *n = w->next; csp__ready(w->g); w = n; }
+    csp__leave();
 }
 
 #ifdef __cplusplus
