@@ -120,8 +120,50 @@ CSP_API int64_t csp_now(void);
  * plain thread sleeps in the kernel. ns <= 0 yields (csp_yield). */
 CSP_API void csp_sleep(int64_t ns);
 
-/* >>goroutines ------------------------------------------------------------- */
+typedef struct csp_chan csp_chan;   /* a NULL csp_chan * is Go's nil channel */
 typedef void (*csp_fn)(void *arg);
+
+/* csp_timer: time.Timer. csp_timer_new(ns) fires once, ns from now (<= 0:
+ * at once; CSP_FOREVER: never), sending the fire instant (int64_t, csp_now()
+ * when it fired, never before the deadline) on its channel of capacity 1.
+ * NULL when out of memory. One owner, who ends it with csp_timer_release.
+ * A pending timer counts as something that can still wake the process
+ * (no deadlock is reported while one is pending); a stopped one does not. */
+typedef struct csp_timer csp_timer;
+CSP_API csp_timer *csp_timer_new(int64_t ns);
+/* The timer's channel (borrowed: valid while the timer lives). NULL for
+ * csp_after_func timers. */
+CSP_API csp_chan *csp_timer_chan(csp_timer *t);
+/* Stop: true if it stopped a pending timer; false if it had already fired
+ * (its value stays in the channel) or was stopped. */
+CSP_API bool csp_timer_stop(csp_timer *t);
+/* Reset: re-arm ns from now; returns true if the timer had been pending
+ * (Go 1.19: the channel is not drained). */
+CSP_API bool csp_timer_reset(csp_timer *t, int64_t ns);
+/* Release: stop it and free it (a running csp_after_func fn finishes). */
+CSP_API void csp_timer_release(csp_timer *t);
+
+/* csp_ticker: time.Ticker: sends the instant every period_ns on a channel
+ * of capacity 1, dropping ticks for slow readers. period_ns <= 0 panics
+ * "non-positive interval for NewTicker". */
+typedef struct csp_ticker csp_ticker;
+CSP_API csp_ticker *csp_ticker_new(int64_t period_ns);
+CSP_API csp_chan *csp_ticker_chan(csp_ticker *t);
+/* Reset: new period from now; period_ns <= 0 panics. */
+CSP_API void csp_ticker_reset(csp_ticker *t, int64_t period_ns);
+/* Stop: no more ticks (a tick already in the channel stays). */
+CSP_API void csp_ticker_stop(csp_ticker *t);
+CSP_API void csp_ticker_release(csp_ticker *t);
+
+/* csp_after: time.After: a channel that receives the instant ns from now.
+ * The caller owns the returned channel (csp_chan_release); the timer behind
+ * it cleans up after itself. NULL when out of memory. */
+CSP_API csp_chan *csp_after(int64_t ns);
+/* csp_after_func: time.AfterFunc: fn(arg) runs in a goroutine of its own
+ * once ns have passed. Stop/reset/release as a timer; its channel is NULL. */
+CSP_API csp_timer *csp_after_func(int64_t ns, csp_fn fn, void *arg);
+
+/* >>goroutines ------------------------------------------------------------- */
 
 /* csp_go: start fn(arg) in a new goroutine (Go's `go fn(arg)`). Returns 0, or
  * -ENOMEM when no stack can be had (the runtime stays usable). Never blocks.
@@ -184,7 +226,6 @@ CSP_NORETURN CSP_API void csp_panic(const char *fmt, ...) __attribute__((format(
 CSP_API void csp_dump(int fd);
 
 /* >>channels --------------------------------------------------------------- */
-typedef struct csp_chan csp_chan;   /* a NULL csp_chan * is Go's nil channel */
 
 /* csp_chan_make: a channel of elements of elem_size bytes (0: chan struct{})
  * with a buffer of cap elements (0: unbuffered). The caller owns one
@@ -315,6 +356,71 @@ typedef struct csp_cond {
 CSP_API void csp_cond_wait(csp_cond *c, csp_mutex *m);
 CSP_API void csp_cond_signal(csp_cond *c);
 CSP_API void csp_cond_broadcast(csp_cond *c);
+
+/* >>context (context.Context) ---------------------------------------------------
+ * Contexts are reference counted: a constructor's caller owns one reference
+ * and ends it with csp_ctx_release; the last release cancels the context (if
+ * it was not) and frees it. A derived context holds a reference to its
+ * parent until it is freed. Every function treats NULL as the background
+ * context. All are thread-safe and never block. */
+typedef struct csp_ctx csp_ctx;
+enum { CSP_CANCELED = 1, CSP_DEADLINE_EXCEEDED = 2 };
+/* The background context: the same object every call; never canceled;
+ * retain/release/cancel of it do nothing. */
+CSP_API csp_ctx *csp_ctx_background(void);
+/* A child canceled by csp_ctx_cancel, or when its parent is. A child of a
+ * canceled parent is born canceled. NULL when out of memory. */
+CSP_API csp_ctx *csp_ctx_with_cancel(csp_ctx *parent);
+/* Canceled with CSP_DEADLINE_EXCEEDED timeout_ns from now (or with its
+ * parent); a deadline already passed: born canceled. */
+CSP_API csp_ctx *csp_ctx_with_timeout(csp_ctx *parent, int64_t timeout_ns);
+CSP_API csp_ctx *csp_ctx_with_deadline(csp_ctx *parent, int64_t deadline); /* a csp_now() instant */
+/* A child carrying key -> value (keys compare as pointers). */
+CSP_API csp_ctx *csp_ctx_with_value(csp_ctx *parent, const void *key, void *value);
+/* Cancel ctx and every descendant, synchronously; idempotent; nothing for a
+ * context with no cancel of its own (background, with_value). */
+CSP_API void csp_ctx_cancel(csp_ctx *ctx);
+/* Closed when ctx is canceled (select on it); NULL (nil) if it never can be.
+ * Borrowed: valid while ctx lives. */
+CSP_API csp_chan *csp_ctx_done(csp_ctx *ctx);
+/* 0, CSP_CANCELED or CSP_DEADLINE_EXCEEDED. */
+CSP_API int csp_ctx_err(csp_ctx *ctx);
+/* true and *deadline set if ctx (or an ancestor) has a deadline. */
+CSP_API bool csp_ctx_deadline(csp_ctx *ctx, int64_t *deadline);
+/* The value of the nearest ancestor (or ctx) with this key, else NULL. */
+CSP_API void *csp_ctx_value(csp_ctx *ctx, const void *key);
+CSP_API csp_ctx *csp_ctx_retain(csp_ctx *ctx);
+CSP_API void csp_ctx_release(csp_ctx *ctx);
+
+/* >>semaphore and errgroup (golang.org/x/sync) ------------------------------- */
+/* csp_sema: a weighted semaphore: FIFO acquisition without barging (a large
+ * request at the head holds back smaller ones behind it). */
+typedef struct csp_sema csp_sema;
+CSP_API csp_sema *csp_sema_new(int64_t capacity);             /* NULL on OOM */
+/* Acquire n: 0, or -ECANCELED / -ETIMEDOUT when ctx ends first (then
+ * nothing was acquired). n larger than the capacity waits for ctx only. */
+CSP_API int  csp_sema_acquire(csp_sema *s, int64_t n, csp_ctx *ctx);
+CSP_API bool csp_sema_try_acquire(csp_sema *s, int64_t n);    /* never blocks */
+/* Release n; more than is held panics "semaphore: released more than held". */
+CSP_API void csp_sema_release(csp_sema *s, int64_t n);
+CSP_API void csp_sema_free(csp_sema *s);
+
+/* csp_errgroup: errgroup.Group with its context (errgroup.WithContext). */
+typedef struct csp_errgroup csp_errgroup;
+typedef int (*csp_errfn)(csp_ctx *ctx, void *arg);           /* 0 = success */
+/* A group whose context is canceled on the first error and when
+ * csp_errgroup_wait returns. NULL on OOM. */
+CSP_API csp_errgroup *csp_errgroup_new(csp_ctx *parent);
+CSP_API csp_ctx *csp_errgroup_ctx(csp_errgroup *g);           /* borrowed */
+/* At most n goroutines at once (n < 0: no limit). Changing it while
+ * goroutines of the group run panics, as in Go. */
+CSP_API void csp_errgroup_set_limit(csp_errgroup *g, int n);
+/* Run fn(ctx, arg) in a new goroutine; blocks while the limit is reached.
+ * Returns csp_go's result. */
+CSP_API int  csp_errgroup_go(csp_errgroup *g, csp_errfn fn, void *arg);
+/* Wait for all; returns the first non-zero error (0 if none). */
+CSP_API int  csp_errgroup_wait(csp_errgroup *g);
+CSP_API void csp_errgroup_free(csp_errgroup *g);
 
 #ifdef __cplusplus
 }
@@ -1876,7 +1982,8 @@ CSP__FN void csp__leave(void) {
     csp__m *m = csp__getm();   /* re-read: we may have migrated */
     if (!m) return;
     csp__g *g = csp__load(&m->curg, CSP__RELAXED);
-    if (g && g->blockdepth > 0) { csp__entersyscall(m); return; }
+    if (!g) return;   /* g0 (timer callbacks): always in the runtime */
+    if (g->blockdepth > 0) { csp__entersyscall(m); return; }
     csp__store(&m->inrt, 0u, CSP__RELEASE);
 }
 
@@ -3792,6 +3899,479 @@ CSP__DEF void csp_cond_broadcast(csp_cond *c) {
     csp__unlock(l);
     while (w) { csp__condw *n = w->next; csp__ready(w->g); w = n; }
     csp__leave();
+}
+
+
+/* >>timers: Timer, Ticker, After, AfterFunc ====================================
+ * Objects around a csp__tmr in some P's heap (the caller's P, or P 0 from a
+ * plain thread). Callbacks run in a scheduler with a P and never block: a
+ * timer's send is a try_send (a full channel keeps its old value, a ticker
+ * drops the tick), AfterFunc starts a goroutine. Owned timers are `waited`:
+ * stop/reset/release wait for a callback that is running right now. */
+enum { CSP__TM_CHAN, CSP__TM_FUNC, CSP__TM_AFTER };
+struct csp_timer {
+    csp__tmr t;
+    csp_chan *c;
+    csp_fn fn;
+    void *arg;
+    int kind;
+};
+struct csp_ticker { csp_timer tm; };
+
+CSP__FN void csp__timer_start(csp__tmr *t) {
+    csp__rt_start();
+    csp__m *m = csp__getm();
+    csp__p *p = m ? csp__load(&m->p, CSP__RELAXED) : NULL;
+    if (!p) p = csp__load(&csp__sched.allp[0], CSP__ACQUIRE);
+    csp__timer_add(p, t);
+    csp__wake_timer_sleeper(t->when);
+}
+CSP__FN void csp__timer_fire(csp__tmr *t, int64_t now) {
+    csp_timer *tm = (csp_timer *)t->arg;
+    (void)now;
+    if (tm->kind == CSP__TM_FUNC) {
+        if (csp_go(tm->fn, tm->arg) != 0) csp__fatal("out of memory");
+        return;
+    }
+    int64_t at = csp_now();
+    csp_try_send(tm->c, &at);
+    if (tm->kind == CSP__TM_AFTER) {   /* nobody owns it: clean up */
+        csp_chan_release(tm->c);
+        CSP_FREE(tm);
+    }
+}
+CSP__FN int64_t csp__when(int64_t ns) { return ns <= 0 ? csp_now() : csp__deadline(ns); }
+
+CSP__FN csp_timer *csp__timer_make(int64_t ns, int kind, int64_t period) {
+    csp_timer *tm = (csp_timer *)CSP_CALLOC(1, sizeof *tm);
+    if (!tm) return NULL;
+    if (kind != CSP__TM_FUNC) {
+        tm->c = csp_chan_make(sizeof(int64_t), 1);
+        if (!tm->c) { CSP_FREE(tm); return NULL; }
+    }
+    tm->kind = kind;
+    tm->t.when = csp__when(ns);
+    tm->t.period = period;
+    tm->t.f = csp__timer_fire;
+    tm->t.arg = tm;
+    tm->t.idx = -1;
+    tm->t.waited = kind != CSP__TM_AFTER;
+    return tm;
+}
+CSP__DEF csp_timer *csp_timer_new(int64_t ns) {
+    csp_timer *tm = csp__timer_make(ns, CSP__TM_CHAN, 0);
+    if (tm) csp__timer_start(&tm->t);
+    return tm;
+}
+CSP__DEF csp_timer *csp_after_func(int64_t ns, csp_fn fn, void *arg) {
+    if (!fn) csp_panic("time: AfterFunc with nil func");
+    csp_timer *tm = csp__timer_make(ns, CSP__TM_FUNC, 0);
+    if (!tm) return NULL;
+    tm->fn = fn;
+    tm->arg = arg;
+    csp__timer_start(&tm->t);
+    return tm;
+}
+CSP__DEF csp_chan *csp_after(int64_t ns) {
+    csp_timer *tm = csp__timer_make(ns, CSP__TM_AFTER, 0);
+    if (!tm) return NULL;
+    csp_chan *c = csp_chan_retain(tm->c);   /* the caller's reference */
+    csp__timer_start(&tm->t);
+    return c;
+}
+CSP__DEF csp_chan *csp_timer_chan(csp_timer *t) { return t->c; }
+/* Take t out of its heap, and make sure its callback is not running. */
+CSP__FN bool csp__timer_quiesce(csp__tmr *t) {
+    bool was = csp__timer_del(t);
+    if (!was) {
+        csp__timer_wait_idle(t);
+        if (t->period > 0) was = csp__timer_del(t);   /* a ticker re-arms before it fires */
+    }
+    return was;
+}
+CSP__DEF bool csp_timer_stop(csp_timer *t) { return csp__timer_quiesce(&t->t); }
+CSP__DEF bool csp_timer_reset(csp_timer *t, int64_t ns) {
+    bool was = csp__timer_quiesce(&t->t);
+    t->t.when = csp__when(ns);
+    csp__timer_start(&t->t);
+    return was;
+}
+CSP__DEF void csp_timer_release(csp_timer *t) {
+    if (!t) return;
+    csp__timer_quiesce(&t->t);
+    csp_chan_release(t->c);
+    CSP_FREE(t);
+}
+CSP__DEF csp_ticker *csp_ticker_new(int64_t period_ns) {
+    if (period_ns <= 0) csp_panic("non-positive interval for NewTicker");
+    csp_ticker *tk = (csp_ticker *)CSP_CALLOC(1, sizeof *tk);
+    if (!tk) return NULL;
+    csp_timer *tm = csp__timer_make(period_ns, CSP__TM_CHAN, period_ns);
+    if (!tm) { CSP_FREE(tk); return NULL; }
+    tk->tm = *tm;   /* move into place, then fix the self pointer */
+    CSP_FREE(tm);
+    tk->tm.t.arg = &tk->tm;
+    csp__timer_start(&tk->tm.t);
+    return tk;
+}
+CSP__DEF csp_chan *csp_ticker_chan(csp_ticker *t) { return t->tm.c; }
+CSP__DEF void csp_ticker_reset(csp_ticker *t, int64_t period_ns) {
+    if (period_ns <= 0) csp_panic("non-positive interval for Ticker.Reset");
+    csp__timer_quiesce(&t->tm.t);
+    t->tm.t.period = period_ns;
+    t->tm.t.when = csp__deadline(period_ns);
+    csp__timer_start(&t->tm.t);
+}
+CSP__DEF void csp_ticker_stop(csp_ticker *t) { csp__timer_quiesce(&t->tm.t); }
+CSP__DEF void csp_ticker_release(csp_ticker *t) {
+    if (!t) return;
+    csp__timer_quiesce(&t->tm.t);
+    csp_chan_release(t->tm.c);
+    CSP_FREE(t);
+}
+
+/* >>context ======================================================================
+ * Go's context package. A cancelable context (with_cancel / with_deadline)
+ * has a lock, a done channel (closed on cancel), an error, and a list of
+ * cancelable children (the cancelable descendants whose nearest cancelable
+ * ancestor it is). Lock order: parent before child (cancel walks down
+ * holding the parent's lock, as Go's cancelCtx does); a child that detaches
+ * takes its parent's lock after releasing its own.
+ * Lifetime: refs; a child holds a reference to its parent, so a parent
+ * with children is never freed (and not canceled by its last user's
+ * release). The deadline timer is stopped (and waited for) before a
+ * context is freed. */
+enum { CSP__CTX_BG, CSP__CTX_CANCEL, CSP__CTX_VALUE };
+struct csp_ctx {
+    int kind;
+    int32_t refs;            /* atomic */
+    csp_ctx *parent;         /* NULL for background */
+    csp__lock_t lock;        /* cancelable: err, children */
+    int err;                 /* atomic reads */
+    csp_chan *done;
+    csp_ctx *cancel_parent;  /* nearest cancelable ancestor we are listed in */
+    csp_ctx *children, *next_sib, *prev_sib;
+    bool listed;             /* in cancel_parent's children (its lock) */
+    bool has_deadline;
+    int64_t deadline;
+    csp__tmr timer;          /* deadline timer (idx >= 0 while armed) */
+    bool timer_armed;
+    const void *key;
+    void *val;
+};
+static csp_ctx csp__ctx_bg = { CSP__CTX_BG, 1, NULL, {0}, 0, NULL, NULL, NULL, NULL, NULL, false, false, 0,
+                               { 0, 0, NULL, NULL, NULL, -1, 0, 0, 0 }, false, NULL, NULL };
+
+CSP__DEF csp_ctx *csp_ctx_background(void) { return &csp__ctx_bg; }
+CSP__FN csp_ctx *csp__ctxnz(csp_ctx *c) { return c ? c : &csp__ctx_bg; }
+
+/* The nearest cancelable context at or above c (NULL: none). */
+CSP__FN csp_ctx *csp__ctx_cancelable(csp_ctx *c) {
+    while (c && c->kind == CSP__CTX_VALUE) c = c->parent;
+    return c && c->kind == CSP__CTX_CANCEL ? c : NULL;
+}
+
+CSP__FN void csp__ctx_cancel(csp_ctx *c, int err, bool detach) {
+    csp__lock(&c->lock);
+    if (c->err) { csp__unlock(&c->lock); return; }
+    csp__store(&c->err, err, CSP__RELEASE);
+    csp_close(c->done);
+    /* Cancel every child while holding our lock (parent -> child order). */
+    for (csp_ctx *ch = c->children; ch;) {
+        csp_ctx *next = ch->next_sib;
+        ch->listed = false;
+        ch->next_sib = ch->prev_sib = NULL;
+        csp__ctx_cancel(ch, err, false);
+        ch = next;
+    }
+    c->children = NULL;
+    bool armed = c->timer_armed;
+    csp__unlock(&c->lock);
+    if (detach && c->cancel_parent) {
+        csp_ctx *pp = c->cancel_parent;
+        csp__lock(&pp->lock);
+        if (c->listed) {
+            if (c->prev_sib) c->prev_sib->next_sib = c->next_sib; else pp->children = c->next_sib;
+            if (c->next_sib) c->next_sib->prev_sib = c->prev_sib;
+            c->listed = false;
+            c->next_sib = c->prev_sib = NULL;
+        }
+        csp__unlock(&pp->lock);
+    }
+    /* The deadline timer has nothing left to do. Not waited for here: we
+     * may be that very timer's callback (csp_ctx_release waits). */
+    if (armed) csp__timer_del(&c->timer);
+}
+
+CSP__FN void csp__ctx_deadline_fire(csp__tmr *t, int64_t now) {
+    (void)now;
+    csp__ctx_cancel((csp_ctx *)t->arg, CSP_DEADLINE_EXCEEDED, true);
+}
+
+CSP__FN csp_ctx *csp__ctx_new_cancel(csp_ctx *parent, bool has_deadline, int64_t deadline) {
+    parent = csp__ctxnz(parent);
+    csp_ctx *c = (csp_ctx *)CSP_CALLOC(1, sizeof *c);
+    if (!c) return NULL;
+    c->done = csp_chan_make(0, 0);
+    if (!c->done) { CSP_FREE(c); return NULL; }
+    c->kind = CSP__CTX_CANCEL;
+    c->refs = 1;
+    c->parent = csp_ctx_retain(parent);
+    c->has_deadline = has_deadline;
+    c->deadline = deadline;
+    c->timer.idx = -1;
+    c->timer.f = csp__ctx_deadline_fire;
+    c->timer.arg = c;
+    c->timer.waited = 1;
+    /* propagateCancel: join the nearest cancelable ancestor, or be born
+     * canceled if it already is. */
+    csp_ctx *cp = csp__ctx_cancelable(parent);
+    if (cp) {
+        csp__lock(&cp->lock);
+        if (cp->err) {
+            int err = cp->err;
+            csp__unlock(&cp->lock);
+            csp__ctx_cancel(c, err, false);
+            return c;
+        }
+        c->cancel_parent = cp;
+        c->next_sib = cp->children;
+        if (cp->children) cp->children->prev_sib = c;
+        cp->children = c;
+        c->listed = true;
+        csp__unlock(&cp->lock);
+    }
+    return c;
+}
+
+CSP__DEF csp_ctx *csp_ctx_with_cancel(csp_ctx *parent) { return csp__ctx_new_cancel(parent, false, 0); }
+
+CSP__DEF csp_ctx *csp_ctx_with_deadline(csp_ctx *parent, int64_t deadline) {
+    int64_t pd;
+    if (csp_ctx_deadline(parent, &pd) && pd <= deadline)
+        return csp__ctx_new_cancel(parent, false, 0);   /* the parent's is sooner: Go's rule */
+    csp_ctx *c = csp__ctx_new_cancel(parent, true, deadline);
+    if (!c) return NULL;
+    if (deadline <= csp_now()) { csp__ctx_cancel(c, CSP_DEADLINE_EXCEEDED, true); return c; }
+    csp__lock(&c->lock);
+    if (!c->err && deadline != INT64_MAX) {
+        c->timer.when = deadline;
+        c->timer_armed = true;
+        csp__unlock(&c->lock);
+        csp__timer_start(&c->timer);
+    } else {
+        csp__unlock(&c->lock);
+    }
+    return c;
+}
+CSP__DEF csp_ctx *csp_ctx_with_timeout(csp_ctx *parent, int64_t timeout_ns) {
+    return csp_ctx_with_deadline(parent, csp__deadline(timeout_ns));
+}
+CSP__DEF csp_ctx *csp_ctx_with_value(csp_ctx *parent, const void *key, void *value) {
+    csp_ctx *c = (csp_ctx *)CSP_CALLOC(1, sizeof *c);
+    if (!c) return NULL;
+    c->kind = CSP__CTX_VALUE;
+    c->refs = 1;
+    c->parent = csp_ctx_retain(csp__ctxnz(parent));
+    c->key = key;
+    c->val = value;
+    return c;
+}
+CSP__DEF void csp_ctx_cancel(csp_ctx *ctx) {
+    if (ctx && ctx->kind == CSP__CTX_CANCEL) csp__ctx_cancel(ctx, CSP_CANCELED, true);
+}
+CSP__DEF csp_chan *csp_ctx_done(csp_ctx *ctx) {
+    csp_ctx *c = csp__ctx_cancelable(csp__ctxnz(ctx));
+    return c ? c->done : NULL;
+}
+CSP__DEF int csp_ctx_err(csp_ctx *ctx) {
+    csp_ctx *c = csp__ctx_cancelable(csp__ctxnz(ctx));
+    return c ? csp__load(&c->err, CSP__ACQUIRE) : 0;
+}
+CSP__DEF bool csp_ctx_deadline(csp_ctx *ctx, int64_t *deadline) {
+    for (csp_ctx *c = csp__ctxnz(ctx); c; c = c->parent) {
+        if (c->kind == CSP__CTX_CANCEL && c->has_deadline) { if (deadline) *deadline = c->deadline; return true; }
+    }
+    return false;
+}
+CSP__DEF void *csp_ctx_value(csp_ctx *ctx, const void *key) {
+    for (csp_ctx *c = csp__ctxnz(ctx); c; c = c->parent)
+        if (c->kind == CSP__CTX_VALUE && c->key == key) return c->val;
+    return NULL;
+}
+CSP__DEF csp_ctx *csp_ctx_retain(csp_ctx *ctx) {
+    if (ctx && ctx->kind != CSP__CTX_BG) csp__fadd(&ctx->refs, 1, CSP__RELAXED);
+    return ctx;
+}
+CSP__DEF void csp_ctx_release(csp_ctx *ctx) {
+    while (ctx && ctx->kind != CSP__CTX_BG) {
+        if (csp__fsub(&ctx->refs, 1, CSP__ACQREL) != 1) return;
+        csp_ctx *parent = ctx->parent;
+        if (ctx->kind == CSP__CTX_CANCEL) {
+            csp__ctx_cancel(ctx, CSP_CANCELED, true);   /* no-op if it was canceled */
+            if (ctx->timer_armed) { csp__timer_del(&ctx->timer); csp__timer_wait_idle(&ctx->timer); }
+            /* Detach even if canceled earlier by its parent (already off the list then). */
+            csp_chan_release(ctx->done);
+        }
+        CSP_FREE(ctx);
+        ctx = parent;   /* drop our reference to the parent (iteratively) */
+    }
+}
+
+/* >>semaphore (golang.org/x/sync/semaphore) =========================================
+ * size, cur and a FIFO of waiters under a lock. A waiter waits on a channel
+ * of capacity 1 (its "ready") and on ctx's done channel with one select.
+ * notify grants tokens strictly in FIFO order and stops at the first waiter
+ * that does not fit (no barging). */
+typedef struct csp__semaw { int64_t n; csp_chan *ready; struct csp__semaw *next, *prev; } csp__semaw;
+struct csp_sema {
+    csp__lock_t lock;
+    int64_t size, cur;
+    csp__semaw *head, *tail;
+};
+CSP__DEF csp_sema *csp_sema_new(int64_t capacity) {
+    csp_sema *s = (csp_sema *)CSP_CALLOC(1, sizeof *s);
+    if (s) s->size = capacity;
+    return s;
+}
+CSP__FN void csp__sema_unlink(csp_sema *s, csp__semaw *w) {
+    if (w->prev) w->prev->next = w->next; else s->head = w->next;
+    if (w->next) w->next->prev = w->prev; else s->tail = w->prev;
+    w->next = w->prev = NULL;
+}
+CSP__FN void csp__sema_notify(csp_sema *s) {   /* s->lock held */
+    while (s->head) {
+        csp__semaw *w = s->head;
+        if (s->size - s->cur < w->n) break;   /* no barging past the head */
+        s->cur += w->n;
+        csp__sema_unlink(s, w);
+        csp_close(w->ready);
+    }
+}
+CSP__FN int csp__ctx_errno(csp_ctx *ctx) {
+    return csp_ctx_err(ctx) == CSP_DEADLINE_EXCEEDED ? -ETIMEDOUT : -ECANCELED;
+}
+CSP__DEF int csp_sema_acquire(csp_sema *s, int64_t n, csp_ctx *ctx) {
+    csp_chan *done = csp_ctx_done(ctx);
+    csp__lock(&s->lock);
+    if (s->size - s->cur >= n && !s->head) {
+        s->cur += n;
+        csp__unlock(&s->lock);
+        return 0;
+    }
+    if (n > s->size) {   /* can never be satisfied: wait for ctx only */
+        csp__unlock(&s->lock);
+        csp_recv(done, NULL);   /* nil done: forever, as Go */
+        return csp__ctx_errno(ctx);
+    }
+    csp__semaw w = { n, csp_chan_make(0, 0), NULL, s->tail };
+    if (!w.ready) { csp__unlock(&s->lock); csp__fatal("out of memory"); }
+    if (s->tail) s->tail->next = &w; else s->head = &w;
+    s->tail = &w;
+    csp__unlock(&s->lock);
+    csp_case k[2] = { CSP_RECV(w.ready, NULL), CSP_RECV(done, NULL) };
+    int r = csp_select(k, 2, CSP_FOREVER);
+    int rc = 0;
+    if (r == 1) {
+        csp__lock(&s->lock);
+        if (csp_try_recv(w.ready, NULL, NULL)) {
+            /* Granted just as ctx ended: give the tokens back. */
+            s->cur -= n;
+            csp__sema_notify(s);
+        } else {
+            bool front = s->head == &w;
+            csp__sema_unlink(s, &w);
+            if (front && s->size > s->cur) csp__sema_notify(s);   /* let the next one through */
+        }
+        csp__unlock(&s->lock);
+        rc = csp__ctx_errno(ctx);
+    }
+    csp_chan_release(w.ready);
+    return rc;
+}
+CSP__DEF bool csp_sema_try_acquire(csp_sema *s, int64_t n) {
+    csp__lock(&s->lock);
+    bool ok = s->size - s->cur >= n && !s->head;
+    if (ok) s->cur += n;
+    csp__unlock(&s->lock);
+    return ok;
+}
+CSP__DEF void csp_sema_release(csp_sema *s, int64_t n) {
+    csp__lock(&s->lock);
+    s->cur -= n;
+    if (s->cur < 0) { csp__unlock(&s->lock); csp_panic("semaphore: released more than held"); }
+    csp__sema_notify(s);
+    csp__unlock(&s->lock);
+}
+CSP__DEF void csp_sema_free(csp_sema *s) { CSP_FREE(s); }
+
+/* >>errgroup (golang.org/x/sync/errgroup) ============================================ */
+struct csp_errgroup {
+    csp_ctx *ctx;
+    csp_waitgroup wg;
+    csp__lock_t lock;        /* err */
+    int err;
+    csp_chan *sem;           /* limit tokens; NULL: no limit */
+    int32_t active;          /* atomic: goroutines running */
+};
+CSP__DEF csp_errgroup *csp_errgroup_new(csp_ctx *parent) {
+    csp_errgroup *g = (csp_errgroup *)CSP_CALLOC(1, sizeof *g);
+    if (!g) return NULL;
+    g->ctx = csp_ctx_with_cancel(parent);
+    if (!g->ctx) { CSP_FREE(g); return NULL; }
+    return g;
+}
+CSP__DEF csp_ctx *csp_errgroup_ctx(csp_errgroup *g) { return g->ctx; }
+CSP__DEF void csp_errgroup_set_limit(csp_errgroup *g, int n) {
+    int32_t a = csp__load(&g->active, CSP__ACQUIRE);
+    if (a != 0) csp_panic("errgroup: modify limit while %d goroutines in the group are still active", (int)a);
+    csp_chan_release(g->sem);
+    g->sem = n < 0 ? NULL : csp_chan_make(0, (size_t)n);
+}
+typedef struct csp__eg_arg { csp_errgroup *g; csp_errfn fn; void *arg; } csp__eg_arg;
+CSP__FN void csp__eg_main(void *p) {
+    csp__eg_arg *a = (csp__eg_arg *)p;
+    csp_errgroup *g = a->g;
+    int err = a->fn(g->ctx, a->arg);
+    if (err) {
+        csp__lock(&g->lock);
+        bool first = g->err == 0;
+        if (first) g->err = err;
+        csp__unlock(&g->lock);
+        if (first) csp_ctx_cancel(g->ctx);
+    }
+    if (g->sem) csp_recv(g->sem, NULL);
+    csp__fsub(&g->active, 1, CSP__RELEASE);
+    csp_wg_done(&g->wg);
+}
+CSP__DEF int csp_errgroup_go(csp_errgroup *g, csp_errfn fn, void *arg) {
+    if (!fn) csp_panic("go of nil func value");
+    if (g->sem) csp_send(g->sem, NULL);   /* blocks at the limit */
+    csp__fadd(&g->active, 1, CSP__ACQUIRE);
+    csp_wg_add(&g->wg, 1);
+    csp__eg_arg a = { g, fn, arg };
+    int rc = csp_go_copy(csp__eg_main, &a, sizeof a);
+    if (rc != 0) {
+        if (g->sem) csp_recv(g->sem, NULL);
+        csp__fsub(&g->active, 1, CSP__RELEASE);
+        csp_wg_done(&g->wg);
+    }
+    return rc;
+}
+CSP__DEF int csp_errgroup_wait(csp_errgroup *g) {
+    csp_wg_wait(&g->wg);
+    csp_ctx_cancel(g->ctx);
+    csp__lock(&g->lock);
+    int err = g->err;
+    csp__unlock(&g->lock);
+    return err;
+}
+CSP__DEF void csp_errgroup_free(csp_errgroup *g) {
+    if (!g) return;
+    csp_ctx_cancel(g->ctx);
+    csp_ctx_release(g->ctx);
+    csp_chan_release(g->sem);
+    CSP_FREE(g);
 }
 
 #ifdef __cplusplus

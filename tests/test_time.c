@@ -1,0 +1,259 @@
+/* test_time.c -- Timer, Ticker, After, AfterFunc with Go 1.19 semantics.
+ * Ported from Go's time/sleep_test.go and time/tick_test.go (TestSleep,
+ * TestAfter, TestAfterTick, TestAfterStop, TestAfterQueuing, TestReset,
+ * TestTimerStopStress, TestZeroTimer, TestTimerModifiedEarlier,
+ * TestAdjustTimers, TestOverflowSleep, TestTicker, TestTeardown). Times are
+ * lower bounds only (never "fast enough"): the machine is shared. */
+#define CSP_IMPLEMENTATION
+#include "csp.h"
+#include "csp_test.h"
+
+#define MS CSP_MILLISECOND
+
+TEST(sleep_is_at_least_its_duration) {
+    int64_t t0 = csp_now();
+    csp_sleep(30 * MS);
+    EXPECT_GE(csp_now() - t0, 30 * MS);
+}
+TEST(after_delivers_the_fire_instant) {
+    int64_t t0 = csp_now();
+    csp_chan *c = csp_after(20 * MS);
+    REQUIRE(c != NULL);
+    int64_t at = 0;
+    EXPECT(csp_recv(c, &at));
+    EXPECT_GE(at - t0, 20 * MS, "fire instant never before the deadline");
+    EXPECT_GE(csp_now(), at);
+    EXPECT_EQ_U(csp_cap(c), 1u);
+    csp_chan_release(c);
+}
+TEST(after_tick) {   /* TestAfterTick: 10 sequential Afters */
+    int64_t t0 = csp_now();
+    for (int i = 0; i < 10; i++) { csp_chan *c = csp_after(2 * MS); csp_recv(c, NULL); csp_chan_release(c); }
+    EXPECT_GE(csp_now() - t0, 20 * MS);
+}
+static int afterfunc_ran;
+static void set_flag(void *arg) { __atomic_store_n((int *)arg, 1, __ATOMIC_RELEASE); }
+TEST(after_stop) {   /* TestAfterStop */
+    csp_timer *f = csp_after_func(100 * MS, set_flag, &afterfunc_ran);
+    csp_timer *t = csp_timer_new(100 * MS);
+    REQUIRE(f && t);
+    EXPECT(csp_timer_chan(f) == NULL, "AfterFunc has no channel");
+    EXPECT(csp_timer_stop(f), "stopped a pending AfterFunc");
+    EXPECT(csp_timer_stop(t), "stopped a pending timer");
+    EXPECT(!csp_timer_stop(t), "second stop: not pending");
+    csp_chan *a = csp_after(200 * MS);
+    csp_recv(a, NULL);
+    csp_chan_release(a);
+    EXPECT(!__atomic_load_n(&afterfunc_ran, __ATOMIC_ACQUIRE), "stopped AfterFunc did not run");
+    EXPECT(!csp_try_recv(csp_timer_chan(t), NULL, NULL), "stopped timer did not send");
+    csp_timer_release(t);
+    csp_timer_release(f);
+}
+TEST(after_func_runs_in_a_goroutine) {
+    int flag = 0;
+    csp_timer *f = csp_after_func(5 * MS, set_flag, &flag);
+    for (int i = 0; i < 20000 && !__atomic_load_n(&flag, __ATOMIC_ACQUIRE); i++) csp_sleep(MS / 10);
+    EXPECT(__atomic_load_n(&flag, __ATOMIC_ACQUIRE), "AfterFunc ran");
+    EXPECT(!csp_timer_stop(f), "stop after it ran: false");
+    __atomic_store_n(&flag, 0, __ATOMIC_RELEASE);
+    EXPECT(!csp_timer_reset(f, 5 * MS), "reset after it ran returns false");
+    for (int i = 0; i < 20000 && !__atomic_load_n(&flag, __ATOMIC_ACQUIRE); i++) csp_sleep(MS / 10);
+    EXPECT(__atomic_load_n(&flag, __ATOMIC_ACQUIRE), "re-armed AfterFunc ran again");
+    csp_timer_release(f);
+}
+TEST(after_queuing) {   /* TestAfterQueuing: they fire in duration order */
+    static const int64_t slots[] = { 5, 3, 6, 6, 6, 1, 1, 2, 7, 9, 4, 8, 0 };
+    enum { N = sizeof slots / sizeof slots[0] };
+    csp_chan *res = csp_chan_make(sizeof(int64_t), N);
+    csp_timer *ts[N];
+    for (int i = 0; i < N; i++) {
+        ts[i] = csp_timer_new(slots[i] * 20 * MS);
+    }
+    /* Collect in firing order with a select over all of them. */
+    int64_t got[N];
+    for (int k = 0; k < N; k++) {
+        csp_case cs[N];
+        int64_t v[N];
+        for (int i = 0; i < N; i++) cs[i] = CSP_RECV(ts[i] ? csp_timer_chan(ts[i]) : NULL, &v[i]);
+        int r = csp_select(cs, N, CSP_FOREVER);
+        REQUIRE(r >= 0);
+        got[k] = slots[r];
+        csp_timer_release(ts[r]);
+        ts[r] = NULL;
+    }
+    for (int k = 1; k < N; k++) EXPECT_LE(got[k - 1], got[k], "timer %d fired out of order", k);
+    csp_chan_release(res);
+}
+TEST(reset_return_values) {   /* TestReset, Go 1.19 */
+    csp_timer *t = csp_timer_new(50 * MS);
+    EXPECT(csp_timer_reset(t, 20 * MS), "reset of a pending timer: true");
+    int64_t at;
+    EXPECT(csp_recv(csp_timer_chan(t), &at));
+    EXPECT(!csp_timer_reset(t, 10 * MS), "reset of a fired timer: false");
+    EXPECT(csp_recv(csp_timer_chan(t), &at), "re-armed, it fires again");
+    EXPECT(!csp_timer_stop(t));
+    csp_timer_release(t);
+}
+TEST(stop_after_fire_leaves_the_value) {
+    csp_timer *t = csp_timer_new(1 * MS);
+    csp_sleep(20 * MS);
+    EXPECT(!csp_timer_stop(t), "already fired");
+    EXPECT_EQ_U(csp_len(csp_timer_chan(t)), 1u, "its value is still in the channel");
+    csp_timer_release(t);
+}
+TEST(timer_stop_stress) {   /* TestTimerStopStress */
+    for (int i = 0; i < 100; i++) {
+        csp_timer *t = csp_timer_new(200 * MS + i * MS);
+        EXPECT(csp_timer_stop(t));
+        csp_timer_release(t);
+    }
+    csp_sleep(300 * MS);
+}
+TEST(zero_and_negative_timers_fire_at_once) {   /* TestZeroTimer */
+    for (int i = 0; i < 100; i++) {
+        csp_timer *t = csp_timer_new(i % 2 ? 0 : -5 * CSP_SECOND);
+        int64_t at;
+        EXPECT(csp_recv(csp_timer_chan(t), &at));
+        csp_timer_release(t);
+    }
+}
+TEST(timer_modified_earlier) {   /* TestTimerModifiedEarlier */
+    int64_t t0 = csp_now();
+    csp_timer *t = csp_timer_new(10 * CSP_SECOND);
+    csp_timer_stop(t);
+    csp_timer_reset(t, 5 * MS);
+    int64_t at;
+    csp_case k[1] = { CSP_RECV(csp_timer_chan(t), &at) };
+    EXPECT_EQ(csp_select(k, 1, 5 * CSP_SECOND), 0, "fired at its earlier time");
+    EXPECT_GE(at - t0, 5 * MS);
+    csp_timer_release(t);
+}
+TEST(adjust_timers) {   /* TestAdjustTimers: many resets, all fire in order */
+    enum { N = 50 };
+    csp_timer *ts[N];
+    for (int i = 0; i < N; i++) ts[i] = csp_timer_new(CSP_SECOND);
+    for (int i = 0; i < N; i++) csp_timer_reset(ts[i], (int64_t)(N - i) * MS);
+    int64_t last = 0;
+    for (int i = N - 1; i >= 0; i--) {
+        int64_t at;
+        EXPECT(csp_recv(csp_timer_chan(ts[i]), &at));
+        EXPECT_GE(at, last);
+        last = at;
+    }
+    for (int i = 0; i < N; i++) csp_timer_release(ts[i]);
+}
+TEST(overflow_durations) {   /* TestOverflowSleep */
+    csp_chan *never = csp_after(CSP_FOREVER);
+    csp_chan *soon = csp_after(25 * MS);
+    csp_case k[2] = { CSP_RECV(never, NULL), CSP_RECV(soon, NULL) };
+    EXPECT_EQ(csp_select(k, 2, CSP_FOREVER), 1, "INT64_MAX never fires");
+    csp_chan *neg = csp_after(INT64_MIN);
+    csp_case k2[1] = { CSP_RECV(neg, NULL) };
+    EXPECT_EQ(csp_select(k2, 1, CSP_SECOND), 0, "a negative duration fires at once");
+    csp_chan_release(never); csp_chan_release(soon); csp_chan_release(neg);
+    csp_timer *t = csp_timer_new(CSP_FOREVER);
+    EXPECT(csp_timer_stop(t), "an INT64_MAX timer is pending, and stoppable");
+    csp_timer_release(t);
+}
+TEST(ticker_ticks_and_resets) {   /* TestTicker */
+    csp_ticker *tk = csp_ticker_new(10 * MS);
+    REQUIRE(tk != NULL);
+    int64_t t0 = csp_now(), at = 0;
+    for (int i = 0; i < 5; i++) EXPECT(csp_recv(csp_ticker_chan(tk), &at));
+    EXPECT_GE(csp_now() - t0, 50 * MS - MS, "5 ticks of 10 ms");
+    csp_ticker_reset(tk, 20 * MS);
+    while (csp_try_recv(csp_ticker_chan(tk), NULL, NULL)) {}
+    t0 = csp_now();
+    for (int i = 0; i < 3; i++) EXPECT(csp_recv(csp_ticker_chan(tk), &at));
+    EXPECT_GE(csp_now() - t0, 40 * MS, "reset period in effect");
+    csp_ticker_stop(tk);
+    while (csp_try_recv(csp_ticker_chan(tk), NULL, NULL)) {}
+    csp_sleep(60 * MS);   /* proving that a stopped ticker does NOT tick */
+    EXPECT(!csp_try_recv(csp_ticker_chan(tk), NULL, NULL));
+    csp_ticker_release(tk);
+}
+TEST(ticker_drops_ticks_for_slow_readers) {
+    csp_ticker *tk = csp_ticker_new(1 * MS);
+    csp_sleep(50 * MS);
+    EXPECT_LE_U(csp_len(csp_ticker_chan(tk)), 1u, "at most one tick waits");
+    csp_ticker_release(tk);
+}
+TEST(ticker_teardown) {   /* TestTeardown */
+    for (int i = 0; i < 100; i++) {
+        csp_ticker *tk = csp_ticker_new(MS);
+        csp_recv(csp_ticker_chan(tk), NULL);
+        csp_ticker_stop(tk);
+        csp_ticker_release(tk);
+    }
+}
+CHILD(ticker_zero) { csp_ticker_new(0); }
+CHILD(ticker_reset_negative) { csp_ticker *t = csp_ticker_new(MS); csp_ticker_reset(t, -1); }
+static void stop_me(void *arg) { (void)arg; }
+CHILD(pending_timer_is_not_a_deadlock) {
+    csp_timer *t = csp_after_func(200 * MS, stop_me, NULL);
+    csp_timer *t2 = csp_timer_new(300 * MS);
+    csp_recv(csp_timer_chan(t2), NULL);
+    printf("woke\n");
+    csp_timer_release(t2);
+    csp_timer_release(t);
+}
+CHILD(stopped_timer_does_not_hide_deadlock) {
+    static csp_timer *t;
+    t = csp_timer_new(CSP_SECOND);
+    csp_timer_stop(t);
+    static csp_chan *c;
+    c = csp_chan_make(0, 0);
+    csp_recv(c, NULL);
+}
+TEST(ticker_panics_and_deadlock_rules) {
+    csp_test_child r = RUN_CHILD(ticker_zero, 20000);
+    EXPECT_CHILD_EXIT(r, 2);
+    EXPECT_CHILD_OUTPUT_HAS(r, "panic: non-positive interval for NewTicker");
+    csp_test_child_free(&r);
+    r = RUN_CHILD(ticker_reset_negative, 20000);
+    EXPECT_CHILD_EXIT(r, 2);
+    EXPECT_CHILD_OUTPUT_HAS(r, "panic: non-positive interval for Ticker.Reset");
+    csp_test_child_free(&r);
+    r = RUN_CHILD(pending_timer_is_not_a_deadlock, 20000);
+    EXPECT_CHILD_EXIT(r, 0);
+    EXPECT_CHILD_OUTPUT_HAS(r, "woke");
+    csp_test_child_free(&r);
+    r = RUN_CHILD(stopped_timer_does_not_hide_deadlock, 20000);
+    EXPECT_CHILD_EXIT(r, 2);
+    EXPECT_CHILD_OUTPUT_HAS(r, "all goroutines are asleep - deadlock!");
+    csp_test_child_free(&r);
+}
+static void *thread_timer(void *arg) {
+    (void)arg;
+    csp_timer *t = csp_timer_new(10 * MS);
+    int64_t at = 0;
+    bool ok = csp_recv(csp_timer_chan(t), &at);
+    csp_timer_release(t);
+    return (void *)(intptr_t)ok;
+}
+TEST(timers_from_a_plain_thread) {
+    pthread_t th;
+    REQUIRE_EQ(pthread_create(&th, NULL, thread_timer, NULL), 0);
+    void *ok = NULL;
+    pthread_join(th, &ok);
+    EXPECT(ok == (void *)1);
+}
+/* Sleepers wake in deadline order, never early. */
+static csp_chan *order_ch;
+static void ordered_sleeper(void *arg) {
+    int k = *(int *)arg;
+    int64_t d = (int64_t)(k + 1) * 4 * MS;
+    int64_t t0 = csp_now();
+    csp_sleep(d);
+    int64_t late = csp_now() - t0 - d;
+    int msg[2] = { k, late >= 0 };
+    csp_send(order_ch, msg);
+}
+TEST(sleepers_never_wake_early) {
+    order_ch = csp_chan_make(sizeof(int[2]), 32);
+    for (int k = 0; k < 32; k++) csp_go_copy(ordered_sleeper, &k, sizeof k);
+    int early = 0;
+    for (int k = 0; k < 32; k++) { int msg[2]; csp_recv(order_ch, msg); early += !msg[1]; }
+    EXPECT_EQ(early, 0);
+    csp_chan_release(order_ch);
+}
