@@ -1518,6 +1518,7 @@ struct csp__p {
     int id;
     uint32_t status;         /* CSP__P_* (atomic) */
     bool retired;            /* id >= maxprocs: off the idle list (sched.lock) */
+    bool inidle;             /* on sched.pidle (sched.lock) */
     csp__m *m;
     csp__p *link;            /* sched.pidle */
     uint32_t runqhead;       /* atomic, see R1-R4 */
@@ -1717,6 +1718,13 @@ CSP__FN csp__g *csp__globrunq_get_locked(csp__p *p, int max) {
 CSP__FN void csp__pidle_put(csp__p *p) {
     csp__store(&p->m, (csp__m *)NULL, CSP__RELAXED);
     csp__store(&p->status, (uint32_t)CSP__P_IDLE, CSP__RELEASE);
+    if (p->inidle) csp__fatal("scheduler: P put on the idle list twice");
+    if (p->id >= csp__sched.maxprocs) {   /* above maxprocs (a shrink): retire it */
+        p->retired = true;
+        return;
+    }
+    p->retired = false;
+    p->inidle = true;
     p->link = csp__sched.pidle;
     csp__sched.pidle = p;
     csp__fadd(&csp__sched.npidle, 1, CSP__SEQCST);
@@ -1728,6 +1736,7 @@ CSP__FN csp__p *csp__pidle_get(void) {
         csp__p *p = *pp;
         if (p->id < maxp) {
             *pp = p->link;
+            p->inidle = false;
             csp__fsub(&csp__sched.npidle, 1, CSP__SEQCST);
             return p;
         }
@@ -2434,10 +2443,7 @@ CSP__FN void csp__drop_p(csp__m *m) {
     csp__g *g;
     csp__lock(&csp__sched.lock);
     while ((g = csp__runq_get(p)) != NULL) csp__globrunq_put_locked(g);
-    csp__store(&p->m, (csp__m *)NULL, CSP__RELAXED);
-    csp__store(&p->status, (uint32_t)CSP__P_IDLE, CSP__RELEASE);
-    if (p->id < csp__sched.maxprocs) csp__pidle_put(p);   /* grown back meanwhile */
-    else p->retired = true;
+    csp__pidle_put(p);   /* retires it, unless maxprocs grew back meanwhile */
     csp__unlock(&csp__sched.lock);
     csp__wakep();
 }
@@ -2937,15 +2943,18 @@ CSP__FN csp__p *csp__p_new(int id) {
  * their P at their next schedule. */
 CSP__FN void csp__procresize_locked(int n) {
     int have = csp__sched.nallp;
-    for (int i = 0; i < n && i < have; i++) {
-        csp__p *p = csp__load(&csp__sched.allp[i], CSP__ACQUIRE);
-        if (p->retired) { p->retired = false; csp__pidle_put(p); }
-    }
+    /* Make the Ps first (readers index allp below maxprocs), then publish
+     * the new maxprocs, then hand the usable idle ones out. */
     for (int i = have; i < n; i++) {
         csp__p *p = csp__p_new(i);
+        p->retired = true;
         csp__store(&csp__sched.allp[i], p, CSP__RELEASE);
         csp__store(&csp__sched.nallp, i + 1, CSP__RELEASE);
-        csp__pidle_put(p);
+    }
+    csp__store(&csp__sched.maxprocs, n, CSP__SEQCST);
+    for (int i = 0; i < n; i++) {
+        csp__p *p = csp__load(&csp__sched.allp[i], CSP__ACQUIRE);
+        if (p->retired) csp__pidle_put(p);
     }
     /* Shrink: idle Ps above n leave the idle list now, running ones at
      * their next schedule (csp__drop_p). */
@@ -2954,12 +2963,12 @@ CSP__FN void csp__procresize_locked(int n) {
         if (p->id >= n) {
             *pp = p->link;
             p->retired = true;
+            p->inidle = false;
             csp__fsub(&csp__sched.npidle, 1, CSP__SEQCST);
         } else {
             pp = &p->link;
         }
     }
-    csp__store(&csp__sched.maxprocs, n, CSP__SEQCST);
 }
 
 CSP__DEF int csp_maxprocs(int n) {

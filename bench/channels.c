@@ -38,24 +38,25 @@ typedef struct sync_ctx {
 } sync_ctx;
 
 static void sync_worker(void *arg) {
-    sync_ctx *s = (sync_ctx *)arg;
+    sync_ctx *s = (sync_ctx *)arg;   /* main's frame: alive until we sent on c */
+    csp_chan *c = s->c, *myc = s->myc;
     for (;;) {
         int32_t i = __atomic_sub_fetch(&s->N, 1, __ATOMIC_SEQ_CST);
         if (i < 0) break;
         for (int g = 0; g < CALLS_PER_SCHED; g++) {
             long zero = 0;
             if (i % 2 == 0) {
-                csp_recv(s->myc, NULL);
-                csp_send(s->myc, &zero);
+                csp_recv(myc, NULL);
+                csp_send(myc, &zero);
             } else {
-                csp_send(s->myc, &zero);
-                csp_recv(s->myc, NULL);
+                csp_send(myc, &zero);
+                csp_recv(myc, NULL);
             }
         }
     }
     bool t = true;
-    csp_send(s->c, &t);
-    csp_chan_release(s->c);
+    csp_send(c, &t);
+    csp_chan_release(c);
 }
 
 static void chan_sync(long n, void *arg) {
@@ -86,30 +87,32 @@ typedef struct prodcons_ctx {
 } prodcons_ctx;
 
 static void prodcons_producer(void *arg) {
-    prodcons_ctx *s = (prodcons_ctx *)arg;
+    prodcons_ctx *s = (prodcons_ctx *)arg;   /* main's frame: alive until we sent on c */
+    csp_chan *c = s->c, *myc = s->myc;
     while (__atomic_sub_fetch(&s->N, 1, __ATOMIC_SEQ_CST) >= 0) {
         for (int g = 0; g < CALLS_PER_SCHED; g++) {
             long one = 1;
-            csp_send(s->myc, &one);
+            csp_send(myc, &one);
         }
     }
     long zero = 0;
-    csp_send(s->myc, &zero);
+    csp_send(myc, &zero);
     bool t = true;
-    csp_send(s->c, &t);
-    csp_chan_release(s->c);
+    csp_send(c, &t);
+    csp_chan_release(c);
 }
 
 static void prodcons_consumer(void *arg) {
     prodcons_ctx *s = (prodcons_ctx *)arg;
+    csp_chan *c = s->c, *myc = s->myc;
     for (;;) {
         long v = -1;
-        csp_recv(s->myc, &v);
+        csp_recv(myc, &v);
         if (v == 0) break;
     }
     bool t = true;
-    csp_send(s->c, &t);
-    csp_chan_release(s->c);
+    csp_send(c, &t);
+    csp_chan_release(c);
 }
 
 static void chan_prodcons(long n, size_t chan_size) {

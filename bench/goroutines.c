@@ -17,6 +17,9 @@ static void die(const char *what) {
 static void go_or_die(csp_fn fn, void *arg) {
     if (csp_go(fn, arg) != 0) die("csp_go");
 }
+static void go_copy_or_die(csp_fn fn, const void *arg, size_t size) {
+    if (csp_go_copy(fn, arg, size) != 0) die("csp_go_copy");
+}
 static csp_chan *chan_or_die(size_t elem, size_t cap) {
     csp_chan *c = csp_chan_make(elem, cap);
     if (!c) die("csp_chan_make");
@@ -35,9 +38,10 @@ static csp_chan *create_c;
 static void create_f(void *arg) {
     long k = (long)(intptr_t)arg;
     if (k == 0) {
+        csp_chan *c = create_c;   /* main may reset create_c once we sent */
         bool t = true;
-        csp_send(create_c, &t);
-        csp_chan_release(create_c);
+        csp_send(c, &t);
+        csp_chan_release(c);
         return;
     }
     if (k - 1 == 0) csp_chan_retain(create_c);   /* for the sender, f(0) */
@@ -88,53 +92,55 @@ static void go_spawn_wait(long n, void *arg) {
  * goroutines ping-pong a bool over two unbuffered channels: A does n times
  * pong <- <-ping, then close(stop), done <- true; B does n times
  * ping <- <-pong, then done <- true. Main: ping <- true; <-stop; <-ping;
- * <-done three times. */
+ * <-done three times. Each goroutine gets a copy of the channels
+ * (csp_go_copy, Go's closure capture): main's frame ends once it has its
+ * three dones, maybe before the senders' last lines ran. */
 typedef struct hog_ctx {
     csp_chan *stop, *done, *ping, *pong;
     long n;
 } hog_ctx;
 
 static void hog_spin(void *arg) {
-    hog_ctx *h = (hog_ctx *)arg;
+    hog_ctx h = *(hog_ctx *)arg;   /* csp_go_copy's copy: main's frame dies once we sent */
     for (;;) {
-        if (csp_try_recv(h->stop, NULL, NULL)) {
+        if (csp_try_recv(h.stop, NULL, NULL)) {
             bool t = true;
-            csp_send(h->done, &t);
-            csp_chan_release(h->stop);
-            csp_chan_release(h->done);
+            csp_send(h.done, &t);
+            csp_chan_release(h.stop);
+            csp_chan_release(h.done);
             return;
         }
     }
 }
 
 static void hog_a(void *arg) {
-    hog_ctx *h = (hog_ctx *)arg;
-    for (long j = 0; j < h->n; j++) {
+    hog_ctx h = *(hog_ctx *)arg;
+    for (long j = 0; j < h.n; j++) {
         bool v;
-        csp_recv(h->ping, &v);
-        csp_send(h->pong, &v);
+        csp_recv(h.ping, &v);
+        csp_send(h.pong, &v);
     }
-    csp_close(h->stop);
+    csp_close(h.stop);
     bool t = true;
-    csp_send(h->done, &t);
-    csp_chan_release(h->ping);
-    csp_chan_release(h->pong);
-    csp_chan_release(h->stop);
-    csp_chan_release(h->done);
+    csp_send(h.done, &t);
+    csp_chan_release(h.ping);
+    csp_chan_release(h.pong);
+    csp_chan_release(h.stop);
+    csp_chan_release(h.done);
 }
 
 static void hog_b(void *arg) {
-    hog_ctx *h = (hog_ctx *)arg;
-    for (long i = 0; i < h->n; i++) {
+    hog_ctx h = *(hog_ctx *)arg;
+    for (long i = 0; i < h.n; i++) {
         bool v;
-        csp_recv(h->pong, &v);
-        csp_send(h->ping, &v);
+        csp_recv(h.pong, &v);
+        csp_send(h.ping, &v);
     }
     bool t = true;
-    csp_send(h->done, &t);
-    csp_chan_release(h->ping);
-    csp_chan_release(h->pong);
-    csp_chan_release(h->done);
+    csp_send(h.done, &t);
+    csp_chan_release(h.ping);
+    csp_chan_release(h.pong);
+    csp_chan_release(h.done);
 }
 
 static void go_pingpong_hog(long n, void *arg) {
@@ -146,15 +152,15 @@ static void go_pingpong_hog(long n, void *arg) {
     h.n = n;
     csp_chan_retain(h.stop);
     csp_chan_retain(h.done);
-    go_or_die(hog_spin, &h);
+    go_copy_or_die(hog_spin, &h, sizeof h);
     h.ping = chan_or_die(sizeof(bool), 0);
     h.pong = chan_or_die(sizeof(bool), 0);
     csp_chan_retain(h.ping); csp_chan_retain(h.pong);
     csp_chan_retain(h.stop); csp_chan_retain(h.done);
-    go_or_die(hog_a, &h);
+    go_copy_or_die(hog_a, &h, sizeof h);
     csp_chan_retain(h.ping); csp_chan_retain(h.pong);
     csp_chan_retain(h.done);
-    go_or_die(hog_b, &h);
+    go_copy_or_die(hog_b, &h, sizeof h);
     bool t = true;
     csp_send(h.ping, &t);
     csp_recv(h.stop, NULL);
@@ -205,7 +211,7 @@ static void go_daisy(long n, void *arg) {
         right = chan_or_die(sizeof(long), 0);
         csp_chan_retain(right);   /* this whisper's (receiver) + the next sender's */
         whisper_args a = { left, right };
-        if (csp_go_copy(whisper, &a, sizeof a) != 0) die("csp_go_copy");
+        go_copy_or_die(whisper, &a, sizeof a);
         left = right;
     }
     go_or_die(whisper_first, right);
