@@ -16,12 +16,37 @@
  *   implementation needs Linux declarations). Every other file includes csp.h
  *   plainly. Link with -pthread.
  *
- * STATUS OF THIS VERSION
- *   This version ships the foundation: the hand-written context switch for
- *   x86-64 and AArch64 and the goroutine stacks (arenas, guard zones, stack
- *   overflow reports). The scheduler, channels, select, timers, context, sync
- *   and the poller are declared here as they land; API.md in the repository
- *   is the contract they follow.
+ * QUICK START
+ *
+ *     #define CSP_IMPLEMENTATION
+ *     #include "csp.h"
+ *     #include <stdio.h>
+ *
+ *     static csp_chan *results;                      // chan int
+ *     static void square(void *arg) {                // go square(i)
+ *         int n = *(int *)arg;                       // its own copy
+ *         csp_send(results, &(int){ n * n });        // results <- n*n
+ *     }
+ *     int main(void) {
+ *         results = csp_chan_make(sizeof(int), 0);   // make(chan int)
+ *         for (int i = 1; i <= 10; i++) csp_go_copy(square, &i, sizeof i);
+ *         int sum = 0, v;
+ *         for (int i = 0; i < 10; i++) { csp_recv(results, &v); sum += v; }
+ *         printf("%d\n", sum);                       // 385
+ *         csp_chan_release(results);
+ *     }
+ *
+ *   cc -std=c11 -pthread quick.c. No init call: the runtime starts on first
+ *   use; main is goroutine 1; when main returns the process exits, as in Go.
+ *
+ * WHAT IS HERE
+ *   goroutines (csp_go*), the M:N scheduler (csp_maxprocs, csp_yield,
+ *   csp_block_begin/end), channels and select, timers (csp_sleep, Timer,
+ *   Ticker, After, AfterFunc), context, sync (Mutex, RWMutex, WaitGroup,
+ *   Once, Cond), the weighted semaphore and errgroup, diagnostics
+ *   (csp_panic, csp_dump, the deadlock detector, stack overflow reports).
+ *   Not yet: the network poller (csp_fd_wait, csp_read, ...),
+ *   csp_lock_os_thread, csp_signal_notify.
  *
  * BUILD MACROS (define before including)
  *   CSP_IMPLEMENTATION   compile the implementation in this translation unit.
@@ -50,11 +75,31 @@
  *   CSP_STACK_RESERVE bytes.
  *
  * THE RULES A USER MUST KNOW
- *   - A goroutine may resume on another OS thread after any call that can
- *     block. Do not keep the address of a thread-local (or of errno) across
- *     such a call; read errors from return values.
+ *   - Ownership: channels and contexts are reference counted (the creator
+ *     owns one reference: *_release; keep one longer with *_retain); timers,
+ *     tickers, semaphores and errgroups have one owner (*_release/*_free).
+ *     Accessors (csp_timer_chan, csp_ctx_done, ...) return borrowed pointers.
+ *     A completed send/receive leaves its partner no longer touching the
+ *     channel, and a woken waiter's sync object is no longer touched by its
+ *     waker: objects may live on the stack (POSIX's rule for mutexes).
+ *   - Blocking: every blocking call parks the calling goroutine (its thread
+ *     runs other goroutines) or, on a plain thread, sleeps in the kernel. A
+ *     call the runtime cannot see (read(2) of a file, a blocking library)
+ *     belongs inside csp_block_begin()/csp_block_end(); a goroutine that
+ *     computes for long without runtime calls has its processor handed to
+ *     another thread after ~10 ms (there is no signal-based preemption).
+ *   - Thread-locals: a goroutine may resume on another OS thread after any
+ *     call that can block. Do not keep the address of a thread-local (or of
+ *     errno) across such a call; read errors from return values.
+ *   - Plain threads count for deadlock detection from their first call into
+ *     the runtime (call csp_id() at the start of a thread that will use the
+ *     runtime later); a suspected deadlock must hold for 100 ms before it is
+ *     reported.
+ *   - fork() after the runtime started: the child may only exec or _exit.
  *   - Floating-point control state (rounding mode, x87 precision, AArch64
  *     FPCR) belongs to the goroutine: it is saved and restored at switches.
+ *   - Panics (Go's words) and fatal errors print to stderr and exit with
+ *     status 2.
  *
  * PLATFORMS
  *   Linux x86-64 (SysV ABI) and Linux AArch64 (AAPCS64), gcc or clang, C11 or
