@@ -77,7 +77,7 @@
  * THE RULES A USER MUST KNOW
  *   - Ownership: channels and contexts are reference counted (the creator
  *     owns one reference: *_release; keep one longer with *_retain); timers,
- *     tickers, semaphores and errgroups have one owner (*_release/*_free).
+ *     tickers, semaphores and errgroups have one owner (*_release or *_free).
  *     Accessors (csp_timer_chan, csp_ctx_done, ...) return borrowed pointers.
  *     A completed send/receive leaves its partner no longer touching the
  *     channel, and a woken waiter's sync object is no longer touched by its
