@@ -147,8 +147,9 @@ static gate ng_gate;
 static latch ng_done;
 static void ng_worker(void *arg) { (void)arg; gate_wait(&ng_gate); latch_done(&ng_done); }
 TEST(num_goroutines_exact) {
-    /* Goroutines of earlier tests may still be on their way out. */
-    for (int i = 0; i < 100000 && csp_num_goroutines() != 1; i++) csp_yield();
+    /* Goroutines of earlier tests may still be on their way out (their
+     * threads may be descheduled on a loaded machine): poll, bounded. */
+    for (int64_t t0 = csp_now(); csp_num_goroutines() != 1 && csp_now() - t0 < 10 * CSP_SECOND;) csp_sleep(CSP_MILLISECOND);
     int base = csp_num_goroutines();
     EXPECT_EQ(base, 1, "only main");
     latch_init(&ng_done, 50);
@@ -159,7 +160,7 @@ TEST(num_goroutines_exact) {
     gate_open(&ng_gate);
     latch_wait(&ng_done);
     /* They have signalled; let them finish exiting. */
-    for (int i = 0; i < 100000 && csp_num_goroutines() != base; i++) csp_yield();
+    for (int64_t t0 = csp_now(); csp_num_goroutines() != base && csp_now() - t0 < 10 * CSP_SECOND;) csp_sleep(CSP_MILLISECOND);
     EXPECT_EQ(csp_num_goroutines(), base);
 }
 

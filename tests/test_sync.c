@@ -166,7 +166,7 @@ TEST(rwmutex_waiting_writer_stops_new_readers) {
     csp_waitgroup wg; wg_zero(&wg);
     csp_wg_go(&wg, waiting_writer, NULL);
     /* Wait until the writer has announced itself (reader_count went negative). */
-    for (int i = 0; i < 1000000 && csp__load(&wp.csp__reader_count, CSP__RELAXED) >= 0; i++) csp_yield();
+    for (int64_t t0 = csp_now(); csp__load(&wp.csp__reader_count, CSP__RELAXED) >= 0 && csp_now() - t0 < 10 * CSP_SECOND;) csp_yield();
     EXPECT(!csp_rwmutex_tryrlock(&wp), "tryrlock fails while a writer waits");
     csp_rwmutex_runlock(&wp);
     csp_recv(wp_locked, NULL);
@@ -213,7 +213,7 @@ TEST(cond_signal_wakes_one_broadcast_wakes_all) {
     for (int i = 0; i < 5; i++) csp_wg_go(&wg, cond_waiter, NULL);
     while (waiting_count() < 5) csp_yield();
     csp_cond_signal(&cv);
-    for (int i = 0; i < 100000 && woken_count() < 1; i++) csp_yield();
+    for (int64_t t0 = csp_now(); woken_count() < 1 && csp_now() - t0 < 10 * CSP_SECOND;) csp_yield();
     EXPECT_EQ(woken_count(), 1, "one signal, one waiter");
     csp_sleep(20 * CSP_MILLISECOND);   /* proving that no second waiter wakes */
     EXPECT_EQ(woken_count(), 1);
