@@ -127,6 +127,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
+#include <sys/types.h>      /* ssize_t */
+#include <sys/socket.h>     /* struct sockaddr, socklen_t */
 
 #ifndef CSP_API
 #ifdef CSP_STATIC
@@ -402,13 +404,41 @@ CSP_API void csp_cond_wait(csp_cond *c, csp_mutex *m);
 CSP_API void csp_cond_signal(csp_cond *c);
 CSP_API void csp_cond_broadcast(csp_cond *c);
 
+/* >>I/O without blocking the thread (the network poller) ----------------------
+ * Sockets, pipes and FIFOs are switched to O_NONBLOCK and waited on by one
+ * edge-triggered epoll instance: only the goroutine waits, its thread runs
+ * others. fds 0, 1 and 2 (shared with the parent process) keep their flags;
+ * they, regular files and terminals are read and written inside a blocking
+ * section (csp_block_begin). Errors come back as -errno (errno is set too,
+ * on the thread the call returns on: read the return value). Close an fd
+ * that goroutines may wait on with csp_fd_close; an fd number reused after
+ * a plain close(2) never receives a wake-up meant for the old file. */
+typedef struct csp_ctx csp_ctx;
+enum { CSP_READABLE = 1, CSP_WRITABLE = 2 };
+/* Wait until fd is readable and/or writable (events: CSP_READABLE |
+ * CSP_WRITABLE): 0 when ready, -ECANCELED / -ETIMEDOUT when ctx ends first
+ * (NULL: no cancellation), -EBADF if fd is closed by csp_fd_close meanwhile
+ * or is not open. A regular file is always ready. */
+CSP_API int csp_fd_wait(int fd, int events, csp_ctx *ctx);
+/* read(2), but only the goroutine waits: the count, 0 at EOF, or -errno. */
+CSP_API ssize_t csp_read(int fd, void *buf, size_t n);
+/* write(2) of all n bytes (waiting as needed): n, or -errno (a socket
+ * returns -EPIPE, never raises SIGPIPE). */
+CSP_API ssize_t csp_write(int fd, const void *buf, size_t n);
+/* accept(2): a new non-blocking, close-on-exec fd, or -errno. */
+CSP_API int csp_accept(int fd, struct sockaddr *addr, socklen_t *len);
+/* connect(2), completed through the poller: 0 or -errno (-ECONNREFUSED...). */
+CSP_API int csp_connect(int fd, const struct sockaddr *addr, socklen_t len);
+/* close(2) that first wakes every goroutine waiting on fd (their calls
+ * return -EBADF) and forgets fd in the poller: 0 or -errno. */
+CSP_API int csp_fd_close(int fd);
+
 /* >>context (context.Context) ---------------------------------------------------
  * Contexts are reference counted: a constructor's caller owns one reference
  * and ends it with csp_ctx_release; the last release cancels the context (if
  * it was not) and frees it. A derived context holds a reference to its
  * parent until it is freed. Every function treats NULL as the background
  * context. All are thread-safe and never block. */
-typedef struct csp_ctx csp_ctx;
 enum { CSP_CANCELED = 1, CSP_DEADLINE_EXCEEDED = 2 };
 /* The background context: the same object every call; never canceled;
  * retain/release/cancel of it do nothing. */
@@ -1614,10 +1644,19 @@ static struct csp__sched_t {
     csp__m *m0;              /* the main thread's M */
     csp__g *g1;              /* goroutine 1 */
     int deadlock_checks;     /* disabled while the process dies */
+    int64_t sm_stranded;     /* sysmon: since when work waits with an idle P */
 } csp__sched = { PTHREAD_ONCE_INIT, 0, {0}, NULL, NULL, 0, NULL, 0, NULL, 0, 0, 0, 0, 0,
-                 {NULL}, NULL, {0}, NULL, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, NULL, NULL, 1 };
+                 {NULL}, NULL, {0}, NULL, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, NULL, NULL, 1, 0 };
 
 static int64_t csp__dead_since;   /* sched.lock: when a deadlock was first suspected */
+/* The poller's state the scheduler looks at (>>poller). */
+static uint32_t csp__np_polling_flag;   /* atomic: an M blocks in epoll_wait */
+static int64_t csp__np_poll_until;      /* atomic: until when */
+static int64_t csp__np_lastpoll;        /* atomic: last poll */
+CSP__FN int csp__netpoll(int64_t timeout_ns);
+CSP__FN void csp__netpoll_break(void);
+CSP__FN bool csp__np_waiters(void);
+CSP__FN bool csp__np_try_block(int64_t until);
 
 CSP__FN csp__m *csp__getm(void) { return csp__tls()->m; }
 
@@ -2004,8 +2043,9 @@ CSP__FN CSP__NOINLINE void csp__enter_slow(csp__m *m, csp__g *g) {
     csp__p *p = csp__load(&m->p, CSP__RELAXED);
     if (g && g->blockdepth > 0) { csp__exitsyscall(m, g); return; }
     if (p) {
-        while (csp__load(&p->status, CSP__ACQUIRE) == CSP__P_RETAKING) csp__cpu_relax();
-        if (!csp__load(&m->p_lost, CSP__ACQUIRE)) return;   /* sysmon reverted */
+        uint32_t st;
+        while ((st = csp__load(&p->status, CSP__ACQUIRE)) == CSP__P_RETAKING) csp__cpu_relax();
+        if (!csp__load(&m->p_lost, CSP__ACQUIRE) && st == CSP__P_RUNNING) return;   /* sysmon reverted */
     }
     csp__store(&m->p, (csp__p *)(NULL), CSP__RELAXED);
     csp__store(&m->p_lost, 0u, CSP__RELAXED);
@@ -2027,8 +2067,10 @@ CSP__FN csp__m *csp__enter(void) {
     csp__g *g = csp__load(&m->curg, CSP__RELAXED);
     if (CSP__UNLIKELY(!p || (g && g->blockdepth > 0) ||
                       csp__load(&p->status, CSP__ACQUIRE) != CSP__P_RUNNING ||
-                      csp__load(&m->p_lost, CSP__RELAXED)))
+                      csp__load(&m->p_lost, CSP__RELAXED))) {
         csp__enter_slow(m, g);
+        m = csp__getm();   /* getting a P back may have moved us to another thread */
+    }
     return m;
 }
 
@@ -2204,6 +2246,11 @@ CSP__DEF void csp_yield(void) {
         next = csp__globrunq_get_locked(csp__load(&m->p, CSP__RELAXED), 0);
         csp__unlock(&csp__sched.lock);
     }
+    if (!next && csp__np_waiters() && !csp__load(&csp__np_polling_flag, CSP__ACQUIRE) && csp__netpoll(0) > 0)
+        next = csp__next_local(m);   /* an fd became ready: that goroutine runs */
+    /* A yield is a schedule even when nothing else can run: sysmon must not
+     * take this goroutine for a hog. */
+    if (!next) csp__fadd(&csp__load(&m->p, CSP__RELAXED)->schedtick, 1u, CSP__RELAXED);
     if (next) {
         csp__store(&m->hook, (int)CSP__HOOK_YIELD, CSP__RELAXED);
         csp__store(&m->hook_g, (csp__g *)(g), CSP__RELAXED);
@@ -2366,6 +2413,8 @@ CSP__FN int64_t csp__next_timer_all(void) {
  * wakeNetPoller). The running P that added it would see it at its next
  * schedule anyway; this covers idle Ps and busy ones. */
 CSP__FN void csp__wake_timer_sleeper(int64_t when) {
+    if (csp__load(&csp__np_polling_flag, CSP__ACQUIRE) && when < csp__load(&csp__np_poll_until, CSP__ACQUIRE))
+        csp__netpoll_break();   /* the poller sleeps past `when` */
     csp__lock(&csp__sched.lock);
     csp__m *ts = csp__sched.timer_sleeper;
     if (ts && when < ts->sleep_until) {
@@ -2426,6 +2475,7 @@ CSP__DEF void csp_sleep(int64_t ns) {
 }
 
 /* ---- finding work and sleeping ------------------------------------------------- */
+
 CSP__FN void csp__checkdead_locked(void);
 
 /* stopm: m has no P and nothing to do: sleep until an M hands us a P
@@ -2507,6 +2557,15 @@ CSP__FN csp__g *csp__findrunnable(csp__m *m) {
                 m->spinning = false;
                 csp__fsub(&csp__sched.nmspinning, 1, CSP__SEQCST);
             }
+            /* No P for us: if goroutines wait on fds and nobody polls, poll
+             * (the Ps' holders take what we ready from the global queue). */
+            if (csp__np_waiters() && csp__np_try_block(csp__next_timer_all())) {
+                csp__lock(&csp__sched.lock);
+                csp__p *np = csp__pidle_get();
+                csp__unlock(&csp__sched.lock);
+                if (np) csp__acquirep(m, np);
+                continue;
+            }
             csp__stopm(m, csp__next_timer_all());
         }
         csp__p *p = csp__load(&m->p, CSP__RELAXED);
@@ -2519,6 +2578,11 @@ CSP__FN csp__g *csp__findrunnable(csp__m *m) {
             csp__lock(&csp__sched.lock);
             g = csp__globrunq_get_locked(p, 0);
             csp__unlock(&csp__sched.lock);
+            if (g) { if (m->spinning) csp__resetspinning(m); return g; }
+        }
+        /* Network: goroutines whose fds became ready (no blocking). */
+        if (csp__np_waiters() && !csp__load(&csp__np_polling_flag, CSP__ACQUIRE) && csp__netpoll(0) > 0) {
+            g = csp__runq_get(p);
             if (g) { if (m->spinning) csp__resetspinning(m); return g; }
         }
         /* Steal, if not too many are spinning already. */
@@ -2580,6 +2644,15 @@ CSP__FN csp__g *csp__findrunnable(csp__m *m) {
             csp__p *np = csp__pidle_get();
             csp__unlock(&csp__sched.lock);
             if (np) { csp__acquirep(m, np); continue; }
+        }
+        /* Someone waits on an fd: one idle thread blocks in the poller
+         * (until the nearest timer) instead of sleeping on its futex. */
+        if (csp__np_waiters() && csp__np_try_block(until)) {
+            csp__lock(&csp__sched.lock);
+            csp__p *np = csp__pidle_get();
+            csp__unlock(&csp__sched.lock);
+            if (np) csp__acquirep(m, np);
+            continue;
         }
         csp__stopm(m, until);
     }
@@ -2759,6 +2832,28 @@ static void *csp__sysmon(void *arg) {
          * the sleeper missed it): get an M on it. */
         int64_t next = csp__next_timer_all();
         if (next <= now - CSP_MILLISECOND) csp__wakep();
+        /* Safety net: runnable goroutines, an idle P and nobody spinning
+         * means a wake-up went missing; start an M. (Seen once, under heavy
+         * load after maxprocs changes; the path is not yet identified.) */
+        if (csp__load(&csp__sched.nmspinning, CSP__SEQCST) == 0 && csp__load(&csp__sched.npidle, CSP__SEQCST) > 0) {
+            bool stranded = csp__load(&csp__sched.runqsize, CSP__SEQCST) > 0;
+            int np = csp__load(&csp__sched.nallp, CSP__ACQUIRE);
+            for (int i = 0; i < np && !stranded; i++) {
+                csp__p *p = csp__load(&csp__sched.allp[i], CSP__ACQUIRE);
+                if (csp__load(&p->status, CSP__ACQUIRE) == CSP__P_IDLE && !csp__runq_empty(p)) stranded = true;
+            }
+            if (stranded) {
+                if (csp__load(&csp__sched.sm_stranded, CSP__RELAXED) == 0) csp__store(&csp__sched.sm_stranded, now, CSP__RELAXED);
+                else if (now - csp__sched.sm_stranded > 5 * CSP_MILLISECOND) { csp__sched.sm_stranded = 0; csp__wakep(); }
+            } else {
+                csp__sched.sm_stranded = 0;
+            }
+        }
+        /* fd waiters and nobody polled for 10 ms (every thread busy): poll. */
+        if (csp__np_waiters() && !csp__load(&csp__np_polling_flag, CSP__ACQUIRE) &&
+            now - csp__load(&csp__np_lastpoll, CSP__RELAXED) > 10 * CSP_MILLISECOND) {
+            if (csp__netpoll(0) > 0) took = true;
+        }
         if (took) delay = 20 * CSP_MICROSECOND;
         else if (delay < 10 * CSP_MILLISECOND) delay *= 2;
         if (csp__load(&csp__dead_since, CSP__RELAXED)) {
@@ -2772,7 +2867,9 @@ static void *csp__sysmon(void *arg) {
             csp__store(&csp__sched.sysmon_idle, 1, CSP__SEQCST);
             if (csp__load(&csp__sched.npidle, CSP__SEQCST) == csp__load(&csp__sched.maxprocs, CSP__RELAXED)) {
                 struct timespec lt = { 1, 0 };
-                if (csp__load(&csp__dead_since, CSP__RELAXED)) { lt.tv_sec = 0; lt.tv_nsec = 10 * 1000000; }
+                if (csp__load(&csp__dead_since, CSP__RELAXED) || csp__load(&csp__sched.runqsize, CSP__RELAXED) > 0) {
+                    lt.tv_sec = 0; lt.tv_nsec = 10 * 1000000;
+                }
                 csp__futex_wait(&csp__sched.sysmon_wake, 0, &lt);
             }
             csp__store(&csp__sched.sysmon_idle, 0, CSP__SEQCST);
@@ -4426,6 +4523,421 @@ CSP__DEF void csp_errgroup_free(csp_errgroup *g) {
     csp_ctx_release(g->ctx);
     csp_chan_release(g->sem);
     CSP_FREE(g);
+}
+
+
+/* >>poller =======================================================================
+ * One epoll instance, edge-triggered, each fd registered once for
+ * EPOLLIN|EPOLLOUT|EPOLLRDHUP (Go's netpoll). Per fd a csp__pd (table by fd
+ * number, never freed) holds, under its lock, for each direction either a
+ * waiting goroutine or a "ready" flag (an edge that nobody was waiting
+ * for). Readiness is a hint: the caller retries its syscall and waits again
+ * on EAGAIN.
+ * Stale wake-ups: every registration gets a new generation (seq) carried in
+ * the epoll event; events of an older generation are dropped. A plain
+ * close(2) makes the kernel forget the fd, so each time a waiter is about
+ * to park we try EPOLL_CTL_ADD: EEXIST means the same registration; success
+ * means a new file under the old number (fresh generation, flags reset).
+ * Waiting with a context: the fd waiter and a select-style sudog on the
+ * context's done channel race for g->selectdone, as in csp_select.
+ * Who polls: a thread with nothing to run blocks in epoll_wait until the
+ * nearest timer (one at a time; others sleep on their futex); schedulers
+ * poll without blocking when they look for work; sysmon polls if nobody
+ * has for 10 ms. Goroutines woken by I/O go on a run queue like any other.
+ * sched.nwaitio counts parked fd waiters: no deadlock while it is non-zero.
+ * Lock order: pd lock, then the done channel's lock. */
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <poll.h>
+
+typedef struct csp__pdw {
+    csp__g *g;               /* waiting goroutine or thread */
+    int result;              /* 0 ready, -EBADF closed (set by the waker) */
+} csp__pdw;
+typedef struct csp__pd {
+    csp__lock_t lock;
+    uint32_t seq;            /* generation of the registration */
+    bool registered;
+    bool closing;
+    bool ready[2];           /* [0] read, [1] write: an edge nobody took */
+    csp__pdw *w[2];
+} csp__pd;
+
+static struct {
+    pthread_once_t once;
+    int epfd, evfd;
+    csp__lock_t tablock;
+    csp__pd **tab;
+    int tabcap;
+    uint32_t broken;         /* atomic: evfd written, not yet drained */
+    csp__pd **retired[40];   /* outgrown tables (see csp__pd_get) */
+    int nretired;
+} csp__np = { PTHREAD_ONCE_INIT, -1, -1, {0}, NULL, 0, 0, {NULL}, 0 };
+
+#define CSP__NP_EVFD_TAG 0xffffffffull
+CSP__FN void csp__np_init_once(void) {
+    csp__np.epfd = epoll_create1(EPOLL_CLOEXEC);
+    csp__np.evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (csp__np.epfd < 0 || csp__np.evfd < 0) csp__fatal("cannot create the network poller (epoll/eventfd)");
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.events = EPOLLIN;
+    ev.data.u64 = CSP__NP_EVFD_TAG;
+    if (epoll_ctl(csp__np.epfd, EPOLL_CTL_ADD, csp__np.evfd, &ev) != 0) csp__fatal("epoll_ctl of the poller's eventfd");
+}
+CSP__FN void csp__np_init(void) { pthread_once(&csp__np.once, csp__np_init_once); }
+CSP__FN bool csp__np_started(void) { return csp__load(&csp__np.epfd, CSP__ACQUIRE) >= 0; }
+
+CSP__FN csp__pd *csp__pd_get(int fd) {
+    csp__np_init();
+    csp__lock(&csp__np.tablock);
+    if (fd >= csp__np.tabcap) {
+        int nc = csp__np.tabcap ? csp__np.tabcap : 256;
+        while (nc <= fd) nc *= 2;
+        csp__pd **nt = (csp__pd **)CSP_CALLOC((size_t)nc, sizeof *nt);
+        if (!nt) csp__fatal("out of memory");
+        if (csp__np.tab) memcpy(nt, csp__np.tab, (size_t)csp__np.tabcap * sizeof *nt);
+        /* The old table stays allocated (pollers may be reading it), and
+         * reachable: at most one per doubling. */
+        if (csp__np.tab && csp__np.nretired < 40) csp__np.retired[csp__np.nretired++] = csp__np.tab;
+        csp__store(&csp__np.tab, nt, CSP__RELEASE);
+        csp__store(&csp__np.tabcap, nc, CSP__RELEASE);
+    }
+    csp__pd *pd = csp__np.tab[fd];
+    if (!pd) {
+        pd = (csp__pd *)CSP_CALLOC(1, sizeof *pd);
+        if (!pd) csp__fatal("out of memory");
+        csp__store(&csp__np.tab[fd], pd, CSP__RELEASE);
+    }
+    csp__unlock(&csp__np.tablock);
+    return pd;
+}
+CSP__FN csp__pd *csp__pd_peek(int fd) {   /* lock-free: for the poller */
+    csp__pd **tab = csp__load(&csp__np.tab, CSP__ACQUIRE);
+    if (!tab || fd < 0 || fd >= csp__load(&csp__np.tabcap, CSP__ACQUIRE)) return NULL;
+    return csp__load(&tab[fd], CSP__ACQUIRE);
+}
+
+/* (Re)register fd under pd->lock: 0, or -errno (-EPERM: a regular file). */
+CSP__FN int csp__pd_register(int fd, csp__pd *pd) {
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    ev.data.u64 = (uint64_t)(uint32_t)fd | (uint64_t)(pd->seq + 1) << 32;
+    if (epoll_ctl(csp__np.epfd, EPOLL_CTL_ADD, fd, &ev) == 0) {
+        /* A new registration (first use, or a new file under this number). */
+        pd->seq++;
+        pd->registered = true;
+        pd->ready[0] = pd->ready[1] = false;
+        return 0;
+    }
+    if (errno == EEXIST && pd->registered) return 0;
+    if (errno == EEXIST) {   /* registered by an older generation we forgot */
+        ev.data.u64 = (uint64_t)(uint32_t)fd | (uint64_t)(pd->seq + 1) << 32;
+        if (epoll_ctl(csp__np.epfd, EPOLL_CTL_MOD, fd, &ev) == 0) { pd->seq++; pd->registered = true; return 0; }
+    }
+    return -errno;
+}
+
+/* Wake the waiter of one direction (pd->lock held): it gets `result`.
+ * Returns the goroutine to ready, or NULL. */
+CSP__FN csp__g *csp__pd_wake(csp__pd *pd, int dir, int result) {
+    csp__pdw *w = pd->w[dir];
+    if (!w) { if (result == 0) pd->ready[dir] = true; return NULL; }
+    uint32_t z = 0;
+    if (!csp__cas(&w->g->selectdone, &z, 1u, CSP__ACQREL)) return NULL;   /* its ctx won */
+    pd->w[dir] = NULL;
+    w->result = result;
+    w->g->param = w;
+    return w->g;
+}
+
+/* Poll: block up to timeout_ns (< 0: forever, 0: not at all); ready what
+ * became runnable. Returns the number readied. */
+CSP__FN int csp__netpoll(int64_t timeout_ns) {
+    if (!csp__np_started()) return 0;
+    struct epoll_event evs[128];
+    int ms = timeout_ns < 0 ? -1 : (int)((timeout_ns + 999999) / 1000000);
+    if (timeout_ns > (int64_t)INT32_MAX * 1000000) ms = INT32_MAX;
+    int n = epoll_wait(csp__np.epfd, evs, 128, ms);
+    csp__store(&csp__np_lastpoll, csp_now(), CSP__RELAXED);
+    int woke = 0;
+    for (int i = 0; i < n; i++) {
+        uint64_t d = evs[i].data.u64;
+        if (d == CSP__NP_EVFD_TAG) {
+            uint64_t v;
+            while (read(csp__np.evfd, &v, sizeof v) == (ssize_t)sizeof v) {}
+            csp__store(&csp__np.broken, 0u, CSP__RELEASE);
+            continue;
+        }
+        int fd = (int)(uint32_t)d;
+        uint32_t seq = (uint32_t)(d >> 32);
+        csp__pd *pd = csp__pd_peek(fd);
+        if (!pd) continue;
+        uint32_t e = evs[i].events;
+        csp__g *gs[2] = { NULL, NULL };
+        csp__lock(&pd->lock);
+        if (pd->seq == seq && !pd->closing) {
+            if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) gs[0] = csp__pd_wake(pd, 0, 0);
+            if (e & (EPOLLOUT | EPOLLHUP | EPOLLERR)) gs[1] = csp__pd_wake(pd, 1, 0);
+        }
+        csp__unlock(&pd->lock);
+        for (int k = 0; k < 2; k++) if (gs[k]) { csp__ready(gs[k]); woke++; }
+    }
+    return woke;
+}
+CSP__FN void csp__netpoll_break(void) {
+    uint32_t z = 0;
+    if (!csp__np_started() || !csp__cas(&csp__np.broken, &z, 1u, CSP__ACQREL)) return;
+    uint64_t one = 1;
+    if (write(csp__np.evfd, &one, sizeof one) < 0) { /* full: a wake-up is pending anyway */ }
+}
+/* Scheduler hooks (see findrunnable, stopm, sysmon). */
+CSP__FN bool csp__np_waiters(void) { return csp__load(&csp__sched.nwaitio, CSP__ACQUIRE) > 0; }
+/* Become the thread that blocks in the poller, until `until` (the nearest
+ * timer). false if another thread already does. Called without a P. */
+CSP__FN bool csp__np_try_block(int64_t until) {
+    uint32_t z = 0;
+    if (!csp__cas(&csp__np_polling_flag, &z, 1u, CSP__ACQREL)) return false;
+    csp__store(&csp__np_poll_until, until, CSP__RELEASE);
+    int64_t timeout = until == INT64_MAX ? -1 : until - csp_now();
+    if (until != INT64_MAX && timeout < 0) timeout = 0;
+    csp__netpoll(timeout);
+    csp__store(&csp__np_polling_flag, 0u, CSP__RELEASE);
+    return true;
+}
+
+typedef struct csp__fdwait_arg { csp__pd *pd; csp_chan *done; } csp__fdwait_arg;
+CSP__FN bool csp__fdwait_unlockf(csp__g *g, void *arg) {
+    (void)g;
+    csp__fdwait_arg *a = (csp__fdwait_arg *)arg;
+    if (a->done) csp__unlock(&a->done->lock);
+    csp__unlock(&a->pd->lock);
+    return true;
+}
+
+/* Wait for one direction of fd (dir 0 read, 1 write) or ctx. */
+CSP__FN int csp__fd_wait1(int fd, int dir, csp_ctx *ctx) {
+    csp_chan *done = csp_ctx_done(ctx);
+    if (done && csp_ctx_err(ctx)) return csp__ctx_errno(ctx);
+    csp__pd *pd = csp__pd_get(fd);
+    csp__g *self = csp__self();
+    csp__enter();
+    csp__lock(&pd->lock);
+    if (pd->closing) { csp__unlock(&pd->lock); csp__leave(); return -EBADF; }
+    int rc = csp__pd_register(fd, pd);
+    if (rc == -EPERM) { csp__unlock(&pd->lock); csp__leave(); return 0; }   /* regular file: always ready */
+    if (rc < 0) { csp__unlock(&pd->lock); csp__leave(); return rc; }
+    if (pd->ready[dir]) { pd->ready[dir] = false; csp__unlock(&pd->lock); csp__leave(); return 0; }
+    if (pd->w[dir]) { csp__unlock(&pd->lock); csp__leave(); csp_panic("csp_fd_wait: two goroutines wait to %s fd %d at once", dir ? "write" : "read", fd); }
+    csp__pdw w = { self, 0 };
+    csp__sudog sg;
+    memset(&sg, 0, sizeof sg);
+    csp__store(&self->selectdone, 0u, CSP__RELAXED);
+    self->param = NULL;
+    if (done) {
+        csp__lock(&done->lock);
+        if (done->closed) {
+            csp__unlock(&done->lock); csp__unlock(&pd->lock); csp__leave();
+            return csp__ctx_errno(ctx);
+        }
+        sg.g = self; sg.c = done; sg.caseidx = 0; sg.isselect = true;
+        csp__wq_push(&done->recvq, &sg);
+        csp__hb_release(&done->lock);
+    }
+    pd->w[dir] = &w;
+    csp__fadd(&csp__sched.nwaitio, 1, CSP__SEQCST);
+    /* Someone must poll: wake an idle thread if every one sleeps on its futex. */
+    if (!csp__load(&csp__np_polling_flag, CSP__ACQUIRE)) csp__wakep();
+    csp__fdwait_arg a = { pd, done };
+    csp__park(csp__fdwait_unlockf, &a, "IO wait", &pd->lock);
+    csp__fsub(&csp__sched.nwaitio, 1, CSP__SEQCST);
+    /* Woken by the poller / csp_fd_close (param = &w) or by ctx (param = &sg). */
+    bool by_fd = self->param == (void *)&w;
+    csp__lock(&pd->lock);
+    if (pd->w[dir] == &w) pd->w[dir] = NULL;
+    csp__unlock(&pd->lock);
+    if (done) {
+        csp__lock(&done->lock);
+        csp__wq_remove(&done->recvq, &sg);
+        csp__unlock(&done->lock);
+    }
+    csp__leave();
+    if (by_fd) return w.result;
+    return csp__ctx_errno(ctx);
+}
+
+CSP__DEF int csp_fd_wait(int fd, int events, csp_ctx *ctx) {
+    if (fd < 0 || fcntl(fd, F_GETFD) < 0) { errno = EBADF; return -EBADF; }
+    if (!(events & (CSP_READABLE | CSP_WRITABLE))) return 0;
+    if (fd > 2) {   /* switch to non-blocking (0-2 are shared with the parent) */
+        int fl = fcntl(fd, F_GETFL);
+        if (fl >= 0 && !(fl & O_NONBLOCK)) {
+            struct stat st;
+            if (fstat(fd, &st) == 0 && (S_ISSOCK(st.st_mode) || S_ISFIFO(st.st_mode))) fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+        }
+    }
+    if (events == (CSP_READABLE | CSP_WRITABLE)) {
+        /* Either: check both without waiting, then wait for readability
+         * with a poll(2) of both when neither is ready. */
+        struct pollfd p = { fd, POLLIN | POLLOUT, 0 };
+        if (poll(&p, 1, 0) > 0) return 0;
+        for (;;) {
+            int rc = csp__fd_wait1(fd, 0, ctx);
+            if (rc < 0) return rc;
+            if (poll(&p, 1, 0) > 0) return 0;
+        }
+    }
+    int rc = csp__fd_wait1(fd, (events & CSP_WRITABLE) ? 1 : 0, ctx);
+    if (rc < 0) errno = -rc;
+    return rc;
+}
+
+/* How an fd is read and written: 1 through the poller, 0 as a blocking
+ * section (fds 0-2, regular files, terminals, devices). Switches sockets,
+ * pipes and FIFOs to non-blocking. */
+CSP__FN int csp__fd_mode(int fd) {
+    if (fd <= 2) return 0;
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0) return -errno;
+    if (fl & O_NONBLOCK) return 1;
+    struct stat st;
+    if (fstat(fd, &st) != 0) return -errno;
+    if (!(S_ISSOCK(st.st_mode) || S_ISFIFO(st.st_mode))) return 0;
+    if (fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0) return -errno;
+    return 1;
+}
+
+CSP__DEF ssize_t csp_read(int fd, void *buf, size_t n) {
+    int mode = csp__fd_mode(fd);
+    if (mode < 0) { errno = -mode; return mode; }
+    for (;;) {
+        ssize_t r;
+        if (mode == 0) {
+            csp_block_begin();
+            r = read(fd, buf, n);
+            int e = r < 0 ? errno : 0;   /* errno only on failure (it is the thread's) */
+            csp_block_end();
+            if (r < 0) errno = e;
+        } else {
+            r = read(fd, buf, n);
+        }
+        if (r >= 0) return r;
+        int e = errno;
+        if (e == EINTR) continue;
+        if (mode == 1 && (e == EAGAIN || e == EWOULDBLOCK)) {
+            int w = csp__fd_wait1(fd, 0, NULL);
+            if (w < 0) { errno = -w; return w; }
+            continue;
+        }
+        errno = e;
+        return -e;
+    }
+}
+
+CSP__DEF ssize_t csp_write(int fd, const void *buf, size_t n) {
+    int mode = csp__fd_mode(fd);
+    if (mode < 0) { errno = -mode; return mode; }
+    const char *p = (const char *)buf;
+    size_t left = n;
+    bool sock = true;
+    while (left > 0) {
+        ssize_t r;
+        if (mode == 0) {
+            csp_block_begin();
+            r = write(fd, p, left);
+            int e = r < 0 ? errno : 0;
+            csp_block_end();
+            if (r < 0) errno = e;
+        } else if (sock) {
+            r = send(fd, p, left, MSG_NOSIGNAL);   /* -EPIPE, not SIGPIPE */
+            if (r < 0 && errno == ENOTSOCK) { sock = false; continue; }
+        } else {
+            r = write(fd, p, left);
+        }
+        if (r >= 0) { p += r; left -= (size_t)r; continue; }
+        int e = errno;
+        if (e == EINTR) continue;
+        if (mode == 1 && (e == EAGAIN || e == EWOULDBLOCK)) {
+            int w = csp__fd_wait1(fd, 1, NULL);
+            if (w < 0) { errno = -w; return w; }
+            continue;
+        }
+        errno = e;
+        return -e;
+    }
+    return (ssize_t)n;
+}
+
+CSP__DEF int csp_accept(int fd, struct sockaddr *addr, socklen_t *len) {
+    int mode = csp__fd_mode(fd);
+    if (mode < 0) { errno = -mode; return mode; }
+    for (;;) {
+        int c = accept4(fd, addr, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (c >= 0) return c;
+        int e = errno;
+        if (e == EINTR || e == ECONNABORTED) continue;
+        if (e == EAGAIN || e == EWOULDBLOCK) {
+            int w = csp__fd_wait1(fd, 0, NULL);
+            if (w < 0) { errno = -w; return w; }
+            continue;
+        }
+        errno = e;
+        return -e;
+    }
+}
+
+CSP__DEF int csp_connect(int fd, const struct sockaddr *addr, socklen_t len) {
+    int mode = csp__fd_mode(fd);
+    if (mode < 0) { errno = -mode; return mode; }
+    int r = connect(fd, addr, len);
+    if (r == 0) return 0;
+    int e = errno;
+    if (e != EINPROGRESS && e != EINTR) { errno = e; return -e; }
+    for (;;) {
+        int w = csp__fd_wait1(fd, 1, NULL);
+        if (w < 0) { errno = -w; return w; }
+        int soerr = 0;
+        socklen_t sl = sizeof soerr;
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0) { e = errno; errno = e; return -e; }
+        if (soerr == 0) {
+            /* Writable with no error: connected (or a spurious edge: check). */
+            struct sockaddr_storage ss;
+            socklen_t pl = sizeof ss;
+            if (getpeername(fd, (struct sockaddr *)&ss, &pl) == 0) return 0;
+            if (errno != ENOTCONN) { e = errno; errno = e; return -e; }
+            continue;
+        }
+        errno = soerr;
+        return -soerr;
+    }
+}
+
+CSP__DEF int csp_fd_close(int fd) {
+    csp__pd *pd = csp__pd_peek(fd);
+    if (pd) {
+        csp__g *gs[2];
+        csp__lock(&pd->lock);
+        pd->closing = true;
+        gs[0] = csp__pd_wake(pd, 0, -EBADF);
+        gs[1] = csp__pd_wake(pd, 1, -EBADF);
+        if (pd->registered) epoll_ctl(csp__np.epfd, EPOLL_CTL_DEL, fd, NULL);
+        pd->registered = false;
+        pd->seq++;   /* events already queued for it are stale now */
+        pd->ready[0] = pd->ready[1] = false;
+        int rc = close(fd);
+        int e = rc != 0 ? errno : 0;
+        pd->closing = false;
+        csp__unlock(&pd->lock);
+        csp__enter();
+        for (int k = 0; k < 2; k++) if (gs[k]) csp__ready(gs[k]);
+        csp__leave();
+        if (rc != 0) { errno = e; return -e; }
+        return 0;
+    }
+    if (close(fd) != 0) { int e = errno; errno = e; return -e; }
+    return 0;
 }
 
 #ifdef __cplusplus

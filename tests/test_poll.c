@@ -1,0 +1,364 @@
+/* test_poll.c -- the network poller: sockets and pipes block only the
+ * goroutine; errors come back as -errno; connections over AF_UNIX and TCP
+ * on 127.0.0.1 (loopback only, bounded in count and time); csp_fd_wait with
+ * contexts; csp_fd_close wakes waiters; fd reuse after a plain close(2). */
+#define CSP_IMPLEMENTATION
+#include "csp.h"
+#include "csp_test.h"
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <sys/un.h>
+#include <sys/resource.h>
+
+#define MS CSP_MILLISECOND
+
+/* ---- ping-pong over a socketpair with one P: the poller does not block the thread */
+static void pp_server(void *arg) {
+    int fd = *(int *)arg;
+    char c;
+    while (csp_read(fd, &c, 1) == 1) { c++; if (csp_write(fd, &c, 1) != 1) break; }
+    close(fd);
+}
+static long spin_count;
+static int spin_stop;
+static void spinner(void *arg) {   /* keeps calling into the runtime: shares the P */
+    (void)arg;
+    while (!__atomic_load_n(&spin_stop, __ATOMIC_ACQUIRE)) { spin_count++; csp_yield(); }
+}
+CHILD(pingpong_one_p) {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) exit(9);
+    csp_go_copy(pp_server, &sv[1], sizeof sv[1]);
+    csp_go(spinner, NULL);
+    char c = 0;
+    for (int i = 0; i < 1000; i++) {
+        if (csp_write(sv[0], &c, 1) != 1) exit(8);
+        if (csp_read(sv[0], &c, 1) != 1) exit(7);
+    }
+    __atomic_store_n(&spin_stop, 1, __ATOMIC_RELEASE);
+    printf("final %d maxprocs %d spinner ran %s\n", (unsigned char)c, csp_maxprocs(0), spin_count > 0 ? "yes" : "no");
+    fflush(stdout);
+    close(sv[0]);
+}
+TEST(socketpair_pingpong_with_one_p) {
+    csp_test_child r = RUN_CHILD_ENV(pingpong_one_p, 30000, "CSP_MAXPROCS=1");
+    EXPECT_CHILD_EXIT(r, 0);
+    EXPECT_CHILD_OUTPUT_HAS(r, "final 232 maxprocs 1 spinner ran yes");   /* 1000 increments mod 256 */
+    csp_test_child_free(&r);
+}
+
+/* ---- 4 MiB written in full, EOF, errors ------------------------------------------ */
+typedef struct { int fd; size_t n; uint64_t sum; } reader_arg;
+static void slow_reader(void *arg) {
+    reader_arg *a = (reader_arg *)arg;
+    char buf[4096];
+    for (;;) {
+        ssize_t r = csp_read(a->fd, buf, sizeof buf);
+        if (r <= 0) break;
+        for (ssize_t i = 0; i < r; i++) a->sum += (unsigned char)buf[i];
+        a->n += (size_t)r;
+    }
+}
+TEST(write_4mib_in_full_then_eof) {
+    int sv[2];
+    REQUIRE_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    size_t n = 4u << 20;
+    char *big = (char *)malloc(n);
+    uint64_t want = 0;
+    for (size_t i = 0; i < n; i++) { big[i] = (char)(i * 31 + 7); want += (unsigned char)big[i]; }
+    reader_arg a = { sv[1], 0, 0 };
+    csp_waitgroup wg; memset(&wg, 0, sizeof wg);
+    csp_wg_go(&wg, slow_reader, &a);
+    EXPECT_EQ(csp_write(sv[0], big, n), (ssize_t)n, "all of it");
+    close(sv[0]);   /* the reader sees EOF */
+    csp_wg_wait(&wg);
+    EXPECT_EQ_U(a.n, n);
+    EXPECT_EQ_U(a.sum, want);
+    close(sv[1]);
+    free(big);
+}
+TEST(errors_come_back_as_negative_errno) {
+    char c = 0;
+    EXPECT_EQ(csp_read(-1, &c, 1), -EBADF);
+    EXPECT_EQ(errno, EBADF);
+    int fds[2];
+    REQUIRE_EQ(pipe(fds), 0);
+    close(fds[0]);
+    signal(SIGPIPE, SIG_IGN);
+    EXPECT_EQ(csp_write(fds[1], "x", 1), -EPIPE, "pipe with no reader");
+    close(fds[1]);
+    int sv[2];
+    REQUIRE_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    close(sv[1]);
+    signal(SIGPIPE, SIG_DFL);   /* a socket must not raise it */
+    ssize_t w = 0;
+    for (int i = 0; i < 3 && w >= 0; i++) w = csp_write(sv[0], "xyz", 3);
+    EXPECT_EQ(w, -EPIPE, "socket: -EPIPE, no SIGPIPE");
+    close(sv[0]);
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sa.sin_port = htons(1);   /* nobody listens on port 1 */
+    EXPECT_EQ(csp_connect(s, (struct sockaddr *)&sa, sizeof sa), -ECONNREFUSED);
+    close(s);
+    EXPECT_EQ(csp_fd_wait(-5, CSP_READABLE, NULL), -EBADF);
+}
+
+/* ---- accept / connect over AF_UNIX and TCP ------------------------------------------ */
+typedef struct { int lfd; int n; } acc_arg;
+static void echo_conn(void *arg) {
+    int fd = *(int *)arg;
+    char buf[256];
+    ssize_t r;
+    while ((r = csp_read(fd, buf, sizeof buf)) > 0) if (csp_write(fd, buf, (size_t)r) != r) break;
+    csp_fd_close(fd);
+}
+static void acceptor(void *arg) {
+    acc_arg a = *(acc_arg *)arg;   /* csp_go_copy'd: our own */
+    for (int i = 0; i < a.n; i++) {
+        int c = csp_accept(a.lfd, NULL, NULL);
+        if (c < 0) break;
+        csp_go_copy(echo_conn, &c, sizeof c);
+    }
+}
+static int roundtrip(int fd, const char *msg) {
+    size_t n = strlen(msg);
+    if (csp_write(fd, msg, n) != (ssize_t)n) return 0;
+    char buf[256];
+    size_t got = 0;
+    while (got < n) { ssize_t r = csp_read(fd, buf + got, sizeof buf - got); if (r <= 0) return 0; got += (size_t)r; }
+    return memcmp(buf, msg, n) == 0;
+}
+TEST(accept_connect_unix_and_tcp) {
+    /* AF_UNIX, abstract name */
+    int l = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un su;
+    memset(&su, 0, sizeof su);
+    su.sun_family = AF_UNIX;
+    snprintf(su.sun_path + 1, sizeof su.sun_path - 1, "csp-test-%d", (int)getpid());
+    socklen_t sul = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(su.sun_path + 1));
+    REQUIRE_EQ(bind(l, (struct sockaddr *)&su, sul), 0);
+    REQUIRE_EQ(listen(l, 16), 0);
+    acc_arg a = { l, 3 };
+    csp_go_copy(acceptor, &a, sizeof a);
+    for (int i = 0; i < 3; i++) {
+        int c = socket(AF_UNIX, SOCK_STREAM, 0);
+        EXPECT_EQ(csp_connect(c, (struct sockaddr *)&su, sul), 0);
+        EXPECT(roundtrip(c, "hello over unix"));
+        csp_fd_close(c);
+    }
+    /* TCP on 127.0.0.1, an ephemeral port */
+    int t = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    setsockopt(t, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE_EQ(bind(t, (struct sockaddr *)&sa, sizeof sa), 0);
+    socklen_t sl = sizeof sa;
+    getsockname(t, (struct sockaddr *)&sa, &sl);
+    REQUIRE_EQ(listen(t, 64), 0);
+    acc_arg b = { t, 5 };
+    csp_go_copy(acceptor, &b, sizeof b);
+    for (int i = 0; i < 5; i++) {
+        int c = socket(AF_INET, SOCK_STREAM, 0);
+        EXPECT_EQ(csp_connect(c, (struct sockaddr *)&sa, sizeof sa), 0);
+        EXPECT(roundtrip(c, "hello over tcp"));
+        csp_fd_close(c);
+    }
+    csp_fd_close(l);
+    csp_fd_close(t);
+}
+
+/* ---- csp_fd_wait with a context; csp_fd_close wakes waiters ------------------------ */
+TEST(fd_wait_with_context) {
+    int sv[2];
+    REQUIRE_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    int64_t t0 = csp_now();
+    csp_ctx *t = csp_ctx_with_timeout(NULL, 20 * MS);
+    EXPECT_EQ(csp_fd_wait(sv[0], CSP_READABLE, t), -ETIMEDOUT);
+    EXPECT_GE(csp_now() - t0, 20 * MS);
+    csp_ctx_release(t);
+    csp_ctx *c = csp_ctx_with_cancel(NULL);
+    csp_ctx_cancel(c);
+    EXPECT_EQ(csp_fd_wait(sv[0], CSP_READABLE, c), -ECANCELED);
+    csp_ctx_release(c);
+    EXPECT_EQ(csp_fd_wait(sv[0], CSP_WRITABLE, NULL), 0, "a socket with room is writable");
+    if (write(sv[1], "z", 1) != 1) { EXPECT(0, "write"); }
+    EXPECT_EQ(csp_fd_wait(sv[0], CSP_READABLE, NULL), 0);
+    EXPECT_EQ(csp_fd_wait(sv[0], CSP_READABLE | CSP_WRITABLE, NULL), 0);
+    int fl = fcntl(sv[0], F_GETFL);
+    EXPECT(fl & O_NONBLOCK, "switched to non-blocking");
+    close(sv[0]); close(sv[1]);
+    char path[] = "/tmp/csp_poll_XXXXXX";
+    int f = mkstemp(path);
+    unlink(path);
+    EXPECT_EQ(csp_fd_wait(f, CSP_READABLE, NULL), 0, "a regular file is always ready");
+    EXPECT_EQ(csp_write(f, "abc", 3), 3);
+    lseek(f, 0, SEEK_SET);
+    char buf[4] = { 0 };
+    EXPECT_EQ(csp_read(f, buf, 3), 3);
+    EXPECT_STREQ(buf, "abc");
+    close(f);
+}
+static int closed_rc = 1;
+static void wait_then_report(void *arg) {
+    int fd = *(int *)arg;
+    char c;
+    closed_rc = (int)csp_read(fd, &c, 1);
+}
+TEST(fd_close_wakes_waiters_with_ebadf) {
+    int sv[2];
+    REQUIRE_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    csp_waitgroup wg; memset(&wg, 0, sizeof wg);
+    csp_wg_go(&wg, wait_then_report, &sv[0]);
+    for (int64_t t0 = csp_now(); csp__load(&csp__sched.nwaitio, CSP__RELAXED) == 0 && csp_now() - t0 < 5 * CSP_SECOND;) csp_sleep(MS);
+    EXPECT_EQ(csp_fd_close(sv[0]), 0);
+    csp_wg_wait(&wg);
+    EXPECT_EQ(closed_rc, -EBADF);
+    close(sv[1]);
+}
+/* A plain close(2), the number reused by a new pipe: no stale wake-up for
+ * the new file, and waiting on it works (re-registration). */
+TEST(fd_reuse_after_plain_close) {
+    for (int round = 0; round < 50; round++) {
+        int sv[2];
+        REQUIRE_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+        if (write(sv[1], "a", 1) != 1) { EXPECT(0); }
+        char c;
+        EXPECT_EQ(csp_read(sv[0], &c, 1), 1);   /* registered, an edge seen */
+        if (write(sv[1], "b", 1) != 1) { EXPECT(0); }   /* another edge, unread */
+        int old = sv[0];
+        close(sv[0]); close(sv[1]);
+        int p[2];
+        REQUIRE_EQ(pipe(p), 0);
+        int rfd = p[0] == old ? p[0] : p[1] == old ? p[1] : p[0];
+        if (rfd != p[0]) { close(p[0]); close(p[1]); continue; }   /* number not reused this time */
+        /* Nothing written to the new pipe: a read must wait (a stale edge
+         * would make it return EAGAIN-and-spin or wake early). */
+        csp_ctx *t = csp_ctx_with_timeout(NULL, 10 * MS);
+        EXPECT_EQ(csp_fd_wait(p[0], CSP_READABLE, t), -ETIMEDOUT, "round %d: no stale wake-up", round);
+        csp_ctx_release(t);
+        if (write(p[1], "c", 1) != 1) { EXPECT(0); }
+        EXPECT_EQ(csp_read(p[0], &c, 1), 1);
+        EXPECT_EQ(c, 'c');
+        close(p[0]); close(p[1]);
+    }
+}
+
+/* ---- deadlock rules ------------------------------------------------------------------ */
+static void *late_writer(void *arg) { int fd = *(int *)arg; usleep(150000); if (write(fd, "w", 1) != 1) {} return NULL; }
+CHILD(io_wait_is_not_a_deadlock) {
+    static int p[2];
+    if (pipe(p) != 0) exit(9);
+    /* The writer is a plain thread that never calls the runtime: only the
+     * fd wait keeps the detector quiet. */
+    pthread_t th;
+    pthread_create(&th, NULL, late_writer, &p[1]);
+    char c = 0;
+    ssize_t r = csp_read(p[0], &c, 1);
+    printf("read %zd %c\n", r, c);
+    fflush(stdout);
+    pthread_join(th, NULL);
+}
+TEST(io_wait_is_not_a_deadlock) {
+    csp_test_child r = RUN_CHILD(io_wait_is_not_a_deadlock, 20000);
+    EXPECT_CHILD_EXIT(r, 0);
+    EXPECT_CHILD_OUTPUT_HAS(r, "read 1 w");
+    csp_test_child_free(&r);
+}
+
+/* ---- many connections held open by many goroutines -------------------------------- */
+static int bump_nofile(long want) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
+    if ((long)rl.rlim_cur < want) {
+        rl.rlim_cur = (rlim_t)want < rl.rlim_max ? (rlim_t)want : rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    return (long)rl.rlim_cur >= want;
+}
+static int nconns;
+static struct sockaddr_in many_addr;
+CHILD(many_clients) {   /* the clients live in their own process (fd limits) */
+    int n = atoi(getenv("CSP_TEST_NCONN"));
+    if (!bump_nofile(n + 64)) exit(7);
+    int *fds = (int *)calloc((size_t)n, sizeof(int));
+    const char *port = getenv("CSP_TEST_PORT");
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sa.sin_port = htons((uint16_t)atoi(port));
+    for (int i = 0; i < n; i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+        if (fds[i] < 0 || csp_connect(fds[i], (struct sockaddr *)&sa, sizeof sa) != 0) { printf("connect %d failed\n", i); exit(6); }
+    }
+    /* Every connection gets a byte and waits for the echo: all concurrently held. */
+    for (int i = 0; i < n; i++) if (csp_write(fds[i], "k", 1) != 1) exit(5);
+    int ok = 0;
+    for (int i = 0; i < n; i++) { char c; if (csp_read(fds[i], &c, 1) == 1 && c == 'k') ok++; }
+    printf("clients ok %d\n", ok);
+    fflush(stdout);
+    for (int i = 0; i < n; i++) close(fds[i]);
+    free(fds);
+}
+static csp_waitgroup held_wg;
+static int held_open, held_max;
+static void holder(void *arg) {
+    int fd = *(int *)arg;
+    int h = __atomic_add_fetch(&held_open, 1, __ATOMIC_RELAXED);
+    int m = __atomic_load_n(&held_max, __ATOMIC_RELAXED);
+    while (h > m && !__atomic_compare_exchange_n(&held_max, &m, h, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {}
+    char c;
+    if (csp_read(fd, &c, 1) == 1) csp_write(fd, &c, 1);
+    char d;
+    csp_read(fd, &d, 1);   /* EOF when the client closes */
+    __atomic_sub_fetch(&held_open, 1, __ATOMIC_RELAXED);
+    csp_fd_close(fd);
+    csp_wg_done(&held_wg);
+}
+static void many_acceptor(void *arg) {
+    int l = *(int *)arg;
+    for (int i = 0; i < nconns; i++) {
+        int c = csp_accept(l, NULL, NULL);
+        if (c < 0) break;
+        csp_wg_add(&held_wg, 1);
+        csp_go_copy(holder, &c, sizeof c);
+    }
+}
+TEST(ten_thousand_connections) {
+    nconns = T_COUNT(10000, 1000);
+    REQUIRE(bump_nofile(nconns + 64), "RLIMIT_NOFILE for %d connections", nconns);
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    memset(&many_addr, 0, sizeof many_addr);
+    many_addr.sin_family = AF_INET;
+    many_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE_EQ(bind(l, (struct sockaddr *)&many_addr, sizeof many_addr), 0);
+    socklen_t sl = sizeof many_addr;
+    getsockname(l, (struct sockaddr *)&many_addr, &sl);
+    REQUIRE_EQ(listen(l, 4096), 0);
+    csp_go_copy(many_acceptor, &l, sizeof l);
+    char nv[64], pv[64];
+    snprintf(nv, sizeof nv, "CSP_TEST_NCONN=%d", nconns);
+    snprintf(pv, sizeof pv, "CSP_TEST_PORT=%d", ntohs(many_addr.sin_port));
+    csp_block_begin();   /* waitpid inside the runner blocks this thread */
+    csp_test_child r = RUN_CHILD_ENV(many_clients, 120000, nv, pv);
+    csp_block_end();
+    char want[64];
+    snprintf(want, sizeof want, "clients ok %d", nconns);
+    EXPECT_CHILD_EXIT(r, 0);
+    EXPECT_CHILD_OUTPUT_HAS(r, want);
+    csp_test_child_free(&r);
+    csp_wg_wait(&held_wg);
+    printf("    %d connections held by %d goroutines at once (max seen)\n", nconns, held_max);
+    EXPECT_GE(held_max, nconns / 2, "held open concurrently");
+    csp_fd_close(l);
+}
