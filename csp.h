@@ -44,9 +44,10 @@
  *   csp_block_begin/end), channels and select, timers (csp_sleep, Timer,
  *   Ticker, After, AfterFunc), context, sync (Mutex, RWMutex, WaitGroup,
  *   Once, Cond), the weighted semaphore and errgroup, diagnostics
- *   (csp_panic, csp_dump, the deadlock detector, stack overflow reports).
- *   Not yet: the network poller (csp_fd_wait, csp_read, ...),
- *   csp_lock_os_thread, csp_signal_notify.
+ *   (csp_panic, csp_dump, the deadlock detector, stack overflow reports),
+ *   and the network poller (csp_fd_wait, csp_read, csp_write, csp_accept,
+ *   csp_connect, csp_fd_close). Not yet: csp_lock_os_thread,
+ *   csp_signal_notify.
  *
  * BUILD MACROS (define before including)
  *   CSP_IMPLEMENTATION   compile the implementation in this translation unit.
