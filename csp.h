@@ -434,6 +434,17 @@ CSP_API int csp_connect(int fd, const struct sockaddr *addr, socklen_t len);
  * return -EBADF) and forgets fd in the poller: 0 or -errno. */
 CSP_API int csp_fd_close(int fd);
 
+/* >>signals (os/signal) ------------------------------------------------------- */
+/* csp_signal_notify: signal.Notify: every arrival of sig is sent on c
+ * (element: int, the signal number) without blocking: a full c drops it.
+ * Several channels may watch one signal. 0, or -EINVAL for SIGKILL,
+ * SIGSTOP or a number out of range. c is retained until csp_signal_stop.
+ * While any signal is watched no deadlock is reported. */
+CSP_API int csp_signal_notify(csp_chan *c, int sig);
+/* csp_signal_stop: signal.Stop: no more deliveries to c; a signal nobody
+ * watches any more gets back the disposition it had before. */
+CSP_API void csp_signal_stop(csp_chan *c);
+
 /* >>context (context.Context) ---------------------------------------------------
  * Contexts are reference counted: a constructor's caller owns one reference
  * and ends it with csp_ctx_release; the last release cancels the context (if
@@ -4939,6 +4950,123 @@ CSP__DEF int csp_fd_close(int fd) {
     }
     if (close(fd) != 0) { int e = errno; errno = e; return -e; }
     return 0;
+}
+
+
+/* >>signals ========================================================================
+ * The handler only writes the signal number into a non-blocking self-pipe
+ * (async-signal-safe; a full pipe drops the signal, as a full channel
+ * would). A goroutine of the runtime reads the pipe with csp_read and
+ * try_sends to every channel watching that signal. It exists while at
+ * least one signal is watched, parked in "IO wait" meanwhile (so no
+ * deadlock is reported: a signal may still wake someone); when the last
+ * watch ends it is told to exit (a 0 byte) and each signal gets its previous
+ * disposition back. Lock: csp__sig.lock (a mutex: the reader may park). */
+#define CSP__NSIG 65
+typedef struct csp__sigw { csp_chan *c; struct csp__sigw *next; } csp__sigw;
+static struct {
+    csp_mutex lock;
+    csp__sigw *watch[CSP__NSIG];
+    bool installed[CSP__NSIG];
+    int nwatched;            /* signals with at least one watcher */
+    int pipe[2];
+    bool reader;             /* the reader goroutine runs */
+    csp_chan *reader_done;   /* closed by the reader when it exits */
+} csp__sig = { { 0, 0 }, { NULL }, { false }, 0, { -1, -1 }, false, NULL };
+static struct sigaction csp__sig_old[CSP__NSIG];   /* dispositions before us (csp__sig.lock) */
+
+#ifdef CSP__TSAN
+/* Saving and restoring errno in a handler is right, but TSan sees it as an
+ * access by whichever goroutine (fiber) the handler interrupted. */
+__attribute__((no_sanitize("thread")))
+#endif
+static void csp__sig_handler(int sig) {
+    int e = errno;
+    unsigned char b = (unsigned char)sig;
+    if (csp__sig.pipe[1] >= 0 && write(csp__sig.pipe[1], &b, 1) < 0) { /* full: dropped */ }
+    errno = e;
+}
+
+CSP__FN void csp__sig_reader(void *arg) {
+    int fd = *(int *)arg;
+    csp_chan *done = csp__sig.reader_done;
+    for (;;) {
+        unsigned char buf[64];
+        ssize_t n = csp_read(fd, buf, sizeof buf);
+        if (n <= 0) break;
+        bool quit = false;
+        csp_mutex_lock(&csp__sig.lock);
+        for (ssize_t i = 0; i < n; i++) {
+            int sig = buf[i];
+            if (sig == 0) { quit = true; continue; }
+            for (csp__sigw *w = csp__sig.watch[sig]; w; w = w->next) csp_try_send(w->c, &sig);
+        }
+        csp_mutex_unlock(&csp__sig.lock);
+        if (quit) break;
+    }
+    csp_close(done);
+    csp_chan_release(done);
+}
+
+CSP__DEF int csp_signal_notify(csp_chan *c, int sig) {
+    if (sig <= 0 || sig >= CSP__NSIG || sig == SIGKILL || sig == SIGSTOP || !c) return -EINVAL;
+    csp__sigw *w = (csp__sigw *)CSP_MALLOC(sizeof *w);
+    if (!w) return -ENOMEM;
+    csp_mutex_lock(&csp__sig.lock);
+    for (csp__sigw *x = csp__sig.watch[sig]; x; x = x->next)
+        if (x->c == c) { csp_mutex_unlock(&csp__sig.lock); CSP_FREE(w); return 0; }   /* already */
+    if (csp__sig.pipe[0] < 0) {
+        if (pipe2(csp__sig.pipe, O_NONBLOCK | O_CLOEXEC) != 0) { int e = errno; csp_mutex_unlock(&csp__sig.lock); CSP_FREE(w); return -e; }
+    }
+    if (!csp__sig.reader) {
+        csp__sig.reader_done = csp_chan_make(0, 0);
+        csp__sig.reader = true;
+        int fd = csp__sig.pipe[0];
+        if (csp_go_copy(csp__sig_reader, &fd, sizeof fd) != 0) csp__fatal("out of memory");
+    }
+    w->c = csp_chan_retain(c);
+    w->next = csp__sig.watch[sig];
+    bool first = csp__sig.watch[sig] == NULL;
+    csp__sig.watch[sig] = w;
+    if (first) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = csp__sig_handler;
+        sa.sa_flags = SA_RESTART;
+        sigemptyset(&sa.sa_mask);
+        sigaction(sig, &sa, &csp__sig_old[sig]);
+        csp__sig.installed[sig] = true;
+        csp__sig.nwatched++;
+    }
+    csp_mutex_unlock(&csp__sig.lock);
+    return 0;
+}
+
+CSP__DEF void csp_signal_stop(csp_chan *c) {
+    csp__sigw *freed = NULL;
+    csp_chan *wait_done = NULL;
+    csp_mutex_lock(&csp__sig.lock);
+    for (int sig = 1; sig < CSP__NSIG; sig++) {
+        for (csp__sigw **pp = &csp__sig.watch[sig]; *pp;) {
+            csp__sigw *w = *pp;
+            if (w->c == c) { *pp = w->next; w->next = freed; freed = w; }
+            else pp = &w->next;
+        }
+        if (!csp__sig.watch[sig] && csp__sig.installed[sig]) {
+            sigaction(sig, &csp__sig_old[sig], NULL);   /* its previous disposition */
+            csp__sig.installed[sig] = false;
+            csp__sig.nwatched--;
+        }
+    }
+    if (csp__sig.nwatched == 0 && csp__sig.reader) {
+        unsigned char zero = 0;   /* tell the reader to exit */
+        if (write(csp__sig.pipe[1], &zero, 1) != 1) { /* the pipe is full: it will read soon */ }
+        csp__sig.reader = false;
+        wait_done = csp_chan_retain(csp__sig.reader_done);
+    }
+    csp_mutex_unlock(&csp__sig.lock);
+    if (wait_done) { csp_recv(wait_done, NULL); csp_chan_release(wait_done); }
+    while (freed) { csp__sigw *n = freed->next; csp_chan_release(freed->c); CSP_FREE(freed); freed = n; }
 }
 
 #ifdef __cplusplus
