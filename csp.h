@@ -4821,20 +4821,23 @@ CSP__FN int csp__fd_mode(int fd) {
     return 1;
 }
 
+/* One read(2) or write(2) inside a blocking section (errno only on failure:
+ * it is the thread's, and we may come back on another). */
+CSP__FN ssize_t csp__section_rw(int fd, void *buf, size_t n, bool wr) {
+    csp_block_begin();
+    ssize_t r = wr ? write(fd, buf, n) : read(fd, buf, n);
+    int e = r < 0 ? errno : 0;
+    csp_block_end();
+    if (r < 0) errno = e;
+    return r;
+}
+
 CSP__DEF ssize_t csp_read(int fd, void *buf, size_t n) {
     int mode = csp__fd_mode(fd);
     if (mode < 0) { errno = -mode; return mode; }
     for (;;) {
         ssize_t r;
-        if (mode == 0) {
-            csp_block_begin();
-            r = read(fd, buf, n);
-            int e = r < 0 ? errno : 0;   /* errno only on failure (it is the thread's) */
-            csp_block_end();
-            if (r < 0) errno = e;
-        } else {
-            r = read(fd, buf, n);
-        }
+        r = mode == 0 ? csp__section_rw(fd, buf, n, false) : read(fd, buf, n);
         if (r >= 0) return r;
         int e = errno;
         if (e == EINTR) continue;
@@ -4857,11 +4860,7 @@ CSP__DEF ssize_t csp_write(int fd, const void *buf, size_t n) {
     while (left > 0) {
         ssize_t r;
         if (mode == 0) {
-            csp_block_begin();
-            r = write(fd, p, left);
-            int e = r < 0 ? errno : 0;
-            csp_block_end();
-            if (r < 0) errno = e;
+            r = csp__section_rw(fd, (void *)p, left, true);
         } else if (sock) {
             r = send(fd, p, left, MSG_NOSIGNAL);   /* -EPIPE, not SIGPIPE */
             if (r < 0 && errno == ENOTSOCK) { sock = false; continue; }

@@ -7,6 +7,9 @@
 # "=== NAME ===" and the first line of the example's top comment.
 # An example exits 0 unless its source declares otherwise with a comment
 #     /* tour: exit=2 */
+# and runs without arguments unless it says which with
+#     /* tour: args=0.5 */
+# (split into words by the shell: no quoting).
 # The tour ends with "tour: N examples, N failed" and exits 1 if any failed.
 set -u
 
@@ -57,6 +60,7 @@ for src in "${srcs[@]}"; do
     [ -n "$t" ] && echo "$t"
     want=$(sed -nE 's@.*/\*[[:space:]]*tour:[[:space:]]*exit=([0-9]+)[[:space:]]*\*/.*@\1@p' "$src" | head -n 1)
     want=${want:-0}
+    args=$(sed -nE 's@.*/\*[[:space:]]*tour:[[:space:]]*args=(.*[^[:space:]])[[:space:]]*\*/.*@\1@p' "$src" | head -n 1)
     bin=$bdir/$name
     if [ ! -x "$bin" ]; then
         echo "--- FAILED: $bin is not built"
@@ -64,7 +68,9 @@ for src in "${srcs[@]}"; do
         continue
     fi
     start=$SECONDS
-    timeout -k 5 "$limit" "$bin" </dev/null
+    [ -n "$args" ] && echo "(run as: $name $args)"
+    # shellcheck disable=SC2086
+    timeout -k 5 "$limit" "$bin" $args </dev/null
     status=$?
     took=$((SECONDS - start))
     if [ "$status" -eq "$want" ]; then
