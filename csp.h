@@ -129,7 +129,14 @@
 #include <stdint.h>
 #include <stdbool.h>
 #include <sys/types.h>      /* ssize_t */
-#include <sys/socket.h>     /* struct sockaddr, socklen_t */
+/* struct sockaddr and socklen_t for the poller's declarations, without
+ * <sys/socket.h> (which would claim names like send, shutdown and accept
+ * in every file that includes csp.h). The guard is glibc's own. */
+struct sockaddr;
+#ifndef __socklen_t_defined
+typedef __socklen_t socklen_t;
+#define __socklen_t_defined
+#endif
 
 #ifndef CSP_API
 #ifdef CSP_STATIC
@@ -539,6 +546,7 @@ CSP_API void csp_errgroup_free(csp_errgroup *g);
 #include <sys/syscall.h>
 #include <sys/resource.h>
 #include <linux/futex.h>
+#include <sys/socket.h>
 
 #ifndef CSP_MALLOC
 #define CSP_MALLOC(n) malloc(n)

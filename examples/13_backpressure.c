@@ -7,9 +7,10 @@
  * refuses at once with "no more capacity" instead of queueing more work.
  *
  * The book puts the gauge in front of an HTTP handler and answers 429 Too
- * Many Requests. csp.h has no network poller yet (csp_accept, csp_read, ...
- * are still to come), so the requests here are 15 goroutines that arrive
- * at once, and the limited work sleeps 200 ms instead of 2 s.
+ * Many Requests; 71_http_backpressure.c does that with a real server on
+ * csp.h's network poller. Here the gauge is on its own: the requests are 15
+ * goroutines that arrive at once, and the limited work sleeps 200 ms
+ * instead of 2 s.
  *
  * What to notice: with a limit of 10, exactly 10 requests are done and 5
  * are refused, whichever they are; once the first ones have finished there

@@ -18,7 +18,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 
-static atomic_long shutdown;   /* a flag to alert running goroutines to shut down */
+static atomic_long shutdown_flag;   /* a flag to alert running goroutines to shut down */
 static csp_waitgroup wg;
 
 static void do_work(void *arg) {
@@ -26,7 +26,7 @@ static void do_work(void *arg) {
     for (;;) {
         printf("Doing %s Work\n", name);
         csp_sleep(125 * CSP_MILLISECOND);
-        if (atomic_load(&shutdown) == 1) {   /* do we need to shut down? */
+        if (atomic_load(&shutdown_flag) == 1) {   /* do we need to shut down? */
             printf("Shutting %s Down\n", name);
             break;
         }
@@ -40,7 +40,7 @@ int main(void) {
     csp_go(do_work, "B");
     csp_sleep(440 * CSP_MILLISECOND);   /* give the goroutines time to run */
     printf("Shutdown Now\n");
-    atomic_store(&shutdown, 1);         /* safely flag it is time to shut down */
+    atomic_store(&shutdown_flag, 1);         /* safely flag it is time to shut down */
     csp_wg_wait(&wg);
     return 0;
 }

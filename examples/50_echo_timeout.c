@@ -4,11 +4,13 @@
  * while main sleeps; when main wakes up it prints "Timed out." and exits,
  * which ends the echo goroutine wherever it is, as in Go.
  *
- * csp.h has no network poller yet (csp_read is still to come), so the
- * goroutine reads stdin with a plain read(2) that may block for as long as
- * nobody types. It tells the runtime so: a call inside csp_block_begin() /
- * csp_block_end() gives up its processor while it blocks, and the other
- * goroutines (here main's sleep and wake-up) go on meanwhile.
+ * The goroutine reads with csp_read, which may wait for as long as nobody
+ * types. Only the goroutine waits: for a pipe or a socket the poller
+ * watches the fd; stdin (fd 0, shared with the parent, so csp.h leaves its
+ * flags alone), terminals and files are read inside a blocking section,
+ * as csp_block_begin()/csp_block_end() around a plain read(2) would do
+ * (52_compress.c does that by hand): the processor goes to the other
+ * goroutines, here main's sleep and wake-up, while the read blocks.
  *
  * The duration is an argument, in seconds (default 30, as in the book), so
  * that the tour can run it for half a second with stdin from /dev/null:
@@ -30,19 +32,9 @@
 static void echo(void *arg) {   /* io.Copy(out, in) */
     (void)arg;
     char buf[4096];
-    for (;;) {
-        csp_block_begin();
-        ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
-        csp_block_end();
-        if (n <= 0) return;   /* end of input (or an error): nothing more to copy */
-        for (ssize_t off = 0; off < n;) {
-            csp_block_begin();
-            ssize_t w = write(STDOUT_FILENO, buf + off, (size_t)(n - off));
-            csp_block_end();
-            if (w <= 0) return;
-            off += w;
-        }
-    }
+    ssize_t n;
+    while ((n = csp_read(STDIN_FILENO, buf, sizeof buf)) > 0)   /* 0: end of input; < 0: -errno */
+        if (csp_write(STDOUT_FILENO, buf, (size_t)n) < 0) break;
 }
 
 int main(int argc, char **argv) {

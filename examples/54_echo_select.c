@@ -8,10 +8,10 @@
  *     done := time.After(30 * time.Second)   csp_chan *done = csp_after(30 * CSP_SECOND);
  *
  * A chunk travels by value: the channel's element is a struct holding the
- * bytes and their count. The read blocks in the kernel, so it goes inside
- * csp_block_begin()/csp_block_end() (there is no network poller yet). The
- * book's readStdin loops for ever; at end of input (0 bytes) Go's loop
- * would spin, so this one stops reading instead.
+ * bytes and their count. csp_read waits for input without holding up the
+ * other goroutines (see 50_echo_timeout.c). The book's readStdin loops for
+ * ever; at end of input (0 bytes) Go's loop would spin, so this one stops
+ * reading instead.
  *
  *     54_echo_select [SECONDS]   (default 30)
  *     printf 'test 1\ntest 2\n' | build/examples/54_echo_select 1
@@ -33,9 +33,7 @@ static void read_stdin(void *arg) {
     csp_chan *out = arg;   /* only sends on it: chan<- []byte */
     for (;;) {
         chunk c;
-        csp_block_begin();
-        ssize_t l = read(STDIN_FILENO, c.data, sizeof c.data);   /* blocks until it receives data */
-        csp_block_end();
+        ssize_t l = csp_read(STDIN_FILENO, c.data, sizeof c.data);   /* waits until it receives data */
         if (l <= 0) break;
         c.len = (size_t)l;
         csp_send(out, &c);
@@ -53,8 +51,7 @@ int main(int argc, char **argv) {
         csp_case cases[] = { CSP_RECV(echo, &buf), CSP_RECV(done, NULL) };
         switch (csp_select(cases, 2, CSP_FOREVER)) {
         case 0:
-            fwrite(buf.data, 1, buf.len, stdout);
-            fflush(stdout);
+            csp_write(STDOUT_FILENO, buf.data, buf.len);   /* os.Stdout.Write(buf) */
             break;
         case 1:
             printf("Timed out\n");

@@ -26,7 +26,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static void send(void *arg) {
+static void sender(void *arg) {
     csp_chan *ch = arg;
     for (;;) {
         csp_send(ch, &(const char *){ "hello" });
@@ -37,7 +37,7 @@ static void send(void *arg) {
 static int bad(void) {
     csp_chan *msg = csp_chan_make(sizeof(const char *), 0);
     csp_chan *until = csp_after(500 * CSP_MILLISECOND);
-    csp_go(send, msg);
+    csp_go(sender, msg);
     for (;;) {
         const char *m;
         csp_case cases[] = { CSP_RECV(msg, &m), CSP_RECV(until, NULL) };

@@ -21,7 +21,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static void send(void *arg) {
+static void sender(void *arg) {
     csp_chan *ch = arg;
     csp_sleep(120 * CSP_MILLISECOND);
     csp_send(ch, &(bool){ true });
@@ -45,7 +45,7 @@ static void say(const char *line) {
 int main(void) {
     csp_chan *ch = csp_chan_make(sizeof(bool), 0);
     csp_chan *timeout = csp_after(600 * CSP_MILLISECOND);
-    csp_go(send, csp_chan_retain(ch));
+    csp_go(sender, csp_chan_retain(ch));
     for (;;) {
         bool v;
         csp_case cases[] = { CSP_RECV(ch, &v), CSP_RECV(timeout, NULL) };

@@ -24,7 +24,7 @@
 
 typedef struct { csp_chan *ch, *done; } chans;
 
-static void send(void *arg) {   /* ch chan<- string, done <-chan bool */
+static void sender(void *arg) {   /* ch chan<- string, done <-chan bool */
     chans *c = arg;
     for (;;) {
         csp_case done = CSP_RECV(c->done, NULL);
@@ -46,7 +46,7 @@ int main(void) {
     csp_chan *done = csp_chan_make(sizeof(bool), 0);
     csp_chan *until = csp_after(1 * CSP_SECOND);
     chans c = { csp_chan_retain(msg), csp_chan_retain(done) };
-    csp_go_copy(send, &c, sizeof c);
+    csp_go_copy(sender, &c, sizeof c);
     for (bool running = true; running;) {
         const char *m;
         csp_case cases[] = { CSP_RECV(msg, &m), CSP_RECV(until, NULL) };
