@@ -1038,10 +1038,11 @@ static struct {
     long mprotect_budget;    /* guards mprotect may still add */
     char *bump, *bump_end;   /* uncarved part of the newest arena */
     size_t next_slots;       /* slots in the next arena */
-    uintptr_t *free;         /* global free list (slot entries) */
+    uintptr_t *free;         /* global free list (slot entries), a stack */
     size_t nfree, capfree;
+    size_t released;         /* bottom entries whose pages were given back */
     size_t mappings;         /* arenas + dedicated stacks, for tests */
-} csp__stk = { PTHREAD_MUTEX_INITIALIZER, 0, 0, NULL, NULL, 16, NULL, 0, 0, 0 };
+} csp__stk = { PTHREAD_MUTEX_INITIALIZER, 0, 0, NULL, NULL, 16, NULL, 0, 0, 0, 0 };
 
 CSP__FN size_t csp__slot_size(void) {
     return CSP__GUARD_ZONE + (size_t)CSP_DEFAULT_STACK_SIZE;
@@ -1115,6 +1116,7 @@ CSP__FN uintptr_t csp__slot_get(void) {
     csp__stack_mode_init();
     if (csp__stk.nfree > 0) {
         e = csp__stk.free[--csp__stk.nfree];
+        if (csp__stk.released > csp__stk.nfree) csp__stk.released = csp__stk.nfree;
     } else {
         size_t ss = csp__slot_size();
         if (csp__stk.bump == csp__stk.bump_end) {
@@ -1165,14 +1167,18 @@ CSP__FN void csp__slots_release_pages(uintptr_t *e, int n) {
  * re-faulting a page is far dearer than keeping it (20 us a page here). */
 #define CSP__STK_WARM 1024
 
+/* The global list is a stack (LIFO: the warmest slots are reused first).
+ * Beyond CSP__STK_WARM entries, the coldest ones, at the bottom, give their
+ * pages back; csp__stk.released counts the bottom entries already given
+ * back (under the lock: an entry above it may be popped at any time). */
 CSP__FN void csp__stk_move_to_global(uintptr_t *e, int n) {
-    bool release;
-    pthread_mutex_lock(&csp__stk.lock);
-    release = csp__stk.nfree + (size_t)n > CSP__STK_WARM;
-    pthread_mutex_unlock(&csp__stk.lock);
-    if (release) csp__slots_release_pages(e, n);
     pthread_mutex_lock(&csp__stk.lock);
     for (int i = 0; i < n; i++) csp__stk_push_free(e[i]);
+    if (csp__stk.nfree > csp__stk.released + CSP__STK_WARM) {
+        size_t from = csp__stk.released, to = csp__stk.nfree - CSP__STK_WARM;
+        csp__slots_release_pages(csp__stk.free + from, (int)(to - from));
+        csp__stk.released = to;
+    }
     pthread_mutex_unlock(&csp__stk.lock);
 }
 
@@ -1778,6 +1784,13 @@ CSP__FN uint32_t csp__runq_grab(csp__p *p2, csp__g **batch, bool steal_next) {
         if (n == 0) {
             if (steal_next) {
                 csp__g *next = csp__load(&p2->runnext, CSP__ACQUIRE);
+                if (next && csp__load(&p2->status, CSP__ACQUIRE) == CSP__P_RUNNING) {
+                    /* Go's back-off: its owner is about to run it (a hand-off
+                     * in progress); stealing it would bounce the pair between
+                     * threads. */
+                    usleep(3);
+                    next = csp__load(&p2->runnext, CSP__ACQUIRE);
+                }
                 if (next && csp__cas(&p2->runnext, &next, (csp__g *)NULL, CSP__ACQUIRE)) { batch[0] = next; return 1; }
             }
             return 0;
@@ -1849,12 +1862,19 @@ CSP__FN csp__p *csp__pidle_get(void) {
     return NULL;
 }
 
+CSP__FN void csp__sysmon_kick(void) {   /* a P got busy: sysmon must watch it */
+    if (csp__load(&csp__sched.sysmon_idle, CSP__ACQUIRE)) {
+        csp__store(&csp__sched.sysmon_wake, 1u, CSP__RELEASE);
+        csp__futex_wake(&csp__sched.sysmon_wake, 1);
+    }
+}
 CSP__FN void csp__acquirep(csp__m *m, csp__p *p) {
     csp__store(&m->p, (csp__p *)(p), CSP__RELAXED);
     csp__store(&p->m, m, CSP__RELAXED);
     csp__store(&m->p_lost, 0u, CSP__RELAXED);
     csp__store(&p->status, (uint32_t)CSP__P_RUNNING, CSP__RELEASE);
     csp__hb_acquire(p);
+    csp__sysmon_kick();
 }
 CSP__FN csp__p *csp__releasep(csp__m *m) {
     csp__p *p = csp__load(&m->p, CSP__RELAXED);

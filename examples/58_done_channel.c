@@ -5,7 +5,7 @@
  * the sender instead, on a second channel (done); the sender, on seeing
  * it, closes its own channel and returns. Both sides stop cleanly and
  * nothing panics. The direction of each channel is only a comment in C:
- * send() only sends on ch and only receives on done.
+ * sender() only sends on ch and only receives on done.
  *
  * The book's timings are 5 s and 500 ms; here 1 s and 150 ms. The period
  * does not divide the time-out on purpose: the book's sender does its
