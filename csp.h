@@ -4860,22 +4860,28 @@ CSP__FN ssize_t csp__section_rw(int fd, void *buf, size_t n, bool wr) {
     return r;
 }
 
+/* After a failed syscall on fd (errno says why): 1 to retry it (EINTR, or
+ * EAGAIN and fd has become ready: direction dir), else 0 with *rc = -errno
+ * (errno set). */
+CSP__FN int csp__io_again(int fd, int dir, bool pollable, ssize_t *rc) {
+    int e = errno;
+    if (e == EINTR) return 1;
+    if (pollable && (e == EAGAIN || e == EWOULDBLOCK)) {
+        int w = csp__fd_wait1(fd, dir, NULL);
+        if (w == 0) return 1;
+        e = -w;
+    }
+    errno = e;
+    *rc = -e;
+    return 0;
+}
+
 CSP__DEF ssize_t csp_read(int fd, void *buf, size_t n) {
     int mode = csp__fd_mode(fd);
     if (mode < 0) { errno = -mode; return mode; }
     for (;;) {
-        ssize_t r;
-        r = mode == 0 ? csp__section_rw(fd, buf, n, false) : read(fd, buf, n);
-        if (r >= 0) return r;
-        int e = errno;
-        if (e == EINTR) continue;
-        if (mode == 1 && (e == EAGAIN || e == EWOULDBLOCK)) {
-            int w = csp__fd_wait1(fd, 0, NULL);
-            if (w < 0) { errno = -w; return w; }
-            continue;
-        }
-        errno = e;
-        return -e;
+        ssize_t r = mode == 0 ? csp__section_rw(fd, buf, n, false) : read(fd, buf, n);
+        if (r >= 0 || !csp__io_again(fd, 0, mode == 1, &r)) return r;
     }
 }
 
@@ -4896,15 +4902,7 @@ CSP__DEF ssize_t csp_write(int fd, const void *buf, size_t n) {
             r = write(fd, p, left);
         }
         if (r >= 0) { p += r; left -= (size_t)r; continue; }
-        int e = errno;
-        if (e == EINTR) continue;
-        if (mode == 1 && (e == EAGAIN || e == EWOULDBLOCK)) {
-            int w = csp__fd_wait1(fd, 1, NULL);
-            if (w < 0) { errno = -w; return w; }
-            continue;
-        }
-        errno = e;
-        return -e;
+        if (!csp__io_again(fd, 1, mode == 1, &r)) return r;
     }
     return (ssize_t)n;
 }
@@ -4915,15 +4913,9 @@ CSP__DEF int csp_accept(int fd, struct sockaddr *addr, socklen_t *len) {
     for (;;) {
         int c = accept4(fd, addr, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (c >= 0) return c;
-        int e = errno;
-        if (e == EINTR || e == ECONNABORTED) continue;
-        if (e == EAGAIN || e == EWOULDBLOCK) {
-            int w = csp__fd_wait1(fd, 0, NULL);
-            if (w < 0) { errno = -w; return w; }
-            continue;
-        }
-        errno = e;
-        return -e;
+        if (errno == ECONNABORTED) continue;   /* that client gave up: the next one */
+        ssize_t rc;
+        if (!csp__io_again(fd, 0, true, &rc)) return (int)rc;
     }
 }
 
