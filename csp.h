@@ -3284,7 +3284,7 @@ CSP__FN csp__sudog *csp__wq_dequeue(csp__waitq *q) {
 }
 
 CSP__FN void *csp__chan_slot(csp_chan *c, size_t i) { return c->buf + i * c->elemsize; }
-CSP__FN void csp__elem_copy(void *dst, const void *src, size_t n) { if (dst && n) memcpy(dst, src, n); }
+CSP__FN void csp__elem_copy(void *dst, const void *src, size_t n) { if (dst && src && n) memcpy(dst, src, n); }
 CSP__FN void csp__elem_zero(void *dst, size_t n) { if (dst && n) memset(dst, 0, n); }
 
 CSP__DEF csp_chan *csp_chan_make(size_t elem_size, size_t cap) {
@@ -3370,6 +3370,8 @@ CSP__FN bool csp__chan_send(csp_chan *c, const void *ep, bool block) {
         csp__park(csp__park_forever_ok, NULL, "chan send (nil chan)", NULL);
         csp__fatal("unreachable: woke from a nil channel");
     }
+    if (CSP__UNLIKELY(!ep && c->elemsize))
+        csp_panic("send of a NULL element on a channel of %zu-byte elements", c->elemsize);
     if (!block && !csp__load(&c->closed, CSP__RELAXED) && csp__chan_full(c)) return false;
     csp__g *self = csp__self();
     csp__enter();
@@ -3562,6 +3564,8 @@ CSP__FN int csp__select_impl(csp_case *cases, int n, int64_t timeout_ns, int *po
         if (!cases[i].chan) continue;
         if (cases[i].op != CSP_OP_SEND && cases[i].op != CSP_OP_RECV)
             csp_panic("select: case %d has op %d (want CSP_OP_SEND or CSP_OP_RECV)", i, cases[i].op);
+        if (cases[i].op == CSP_OP_SEND && !cases[i].elem && cases[i].chan->elemsize)
+            csp_panic("select: case %d sends a NULL element on a channel of %zu-byte elements", i, cases[i].chan->elemsize);
         int j = (int)(csp__fastrand() % (uint32_t)(np + 1));
         pollorder[np] = pollorder[j];
         pollorder[j] = i;

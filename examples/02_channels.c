@@ -34,7 +34,10 @@ typedef struct { int id; csp_chan *ch, *done; } reader_args;
 static void reader(void *arg) {
     reader_args *r = arg;
     int v, count = 0;
-    while (csp_recv(r->ch, &v)) count++;
+    while (csp_recv(r->ch, &v)) {
+        count++;
+        csp_sleep(CSP_MILLISECOND);   /* work on it */
+    }
     printf("reader %d read %d values\n", r->id, count);
     csp_send(r->done, &count);
     csp_chan_release(r->ch);

@@ -13,7 +13,8 @@
  *
  * What to notice: after the early break, csp_num_goroutines() says 2 and
  * csp_dump shows the generator still waiting in "chan send"; with the
- * context, the count is back to 1 after the cancel.
+ * context, the generator exits at the cancel, and the count goes back to 2
+ * (main, and the goroutine leaked before).
  */
 #define CSP_IMPLEMENTATION
 #include "csp.h"

@@ -26,7 +26,7 @@ enum {
     TASK_LOAD = 10,          /* amount of work to process */
 };
 
-typedef struct { char text[16]; } task;
+typedef struct { char text[32]; } task;
 
 static csp_waitgroup wg;
 

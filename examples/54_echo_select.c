@@ -55,7 +55,9 @@ int main(int argc, char **argv) {
             break;
         case 1:
             printf("Timed out\n");
-            return 0;   /* os.Exit(0) */
+            csp_chan_release(echo);
+            csp_chan_release(done);
+            return 0;   /* os.Exit(0): read_stdin ends with the process */
         }
     }
 }
