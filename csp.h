@@ -271,6 +271,26 @@ CSP_API int csp_num_goroutines(void);
 CSP_API void csp_block_begin(void);
 CSP_API void csp_block_end(void);
 
+/* csp_lock_os_thread: runtime.LockOSThread. The calling goroutine runs only
+ * on the OS thread it runs on now, and no other goroutine runs there, until
+ * it has called csp_unlock_os_thread as many times (calls nest, as in Go
+ * 1.10+). When it blocks, its thread sleeps (its processor goes to another
+ * thread); when it is woken, the thread that woke it hands it a processor.
+ * So pthread_self() and the thread-locals of a thread-affine C library
+ * (OpenGL contexts, errno-like state, per-thread handles) stay the same
+ * across blocking calls. A goroutine that ends while locked takes its
+ * thread down with it (Go's rule: the thread may be in a state nobody else
+ * should inherit); the runtime starts another when it needs one. On the
+ * main thread, which cannot end, that thread sleeps for good instead.
+ * Hand-offs cost two thread wake-ups per block: lock only what needs it.
+ * On a plain thread both calls only count (it is its own thread). */
+CSP_API void csp_lock_os_thread(void);
+
+/* csp_unlock_os_thread: undo one csp_lock_os_thread; the goroutine is free
+ * to move once the count is back to zero. More unlocks than locks do
+ * nothing (as in Go). */
+CSP_API void csp_unlock_os_thread(void);
+
 /* csp_panic: print "panic: " + the formatted message and a line naming the
  * goroutine (id and name) or plain thread (tid) that panicked to stderr,
  * after flushing stdio; exit status 2. */
@@ -977,6 +997,8 @@ struct csp__g {
     void *param;             /* set by the waker (select: the case that fired) */
     uint32_t selectdone;     /* atomic: 1 once a select of this goroutine was won */
     int64_t park_deadline;   /* plain threads: csp__park gives up at this instant (0: never) */
+    struct csp__m *lockedm;  /* csp_lock_os_thread: the only M that may run it (atomic) */
+    uint32_t lockcount;      /* csp_lock_os_thread nesting (by the goroutine itself) */
     csp__g *allnext, *allprev;  /* all goroutines (csp__sched.alllock) */
     char name[64];
 };
@@ -1613,6 +1635,12 @@ typedef struct csp__m {
     csp__g *hook_g;
     csp__unlockf hook_f;
     void *hook_arg;
+    /* csp_lock_os_thread (see csp__stoplockedm): */
+    csp__g *lockedg;         /* the goroutine locked to this M (atomic) */
+    csp__g *lockhand;        /* dequeued here, locked to another M: g0 hands it over (atomic) */
+    uint32_t exiting;        /* its locked goroutine ended: the thread ends (atomic) */
+    bool lockwait;           /* sleeping in csp__stoplockedm (sched.lock) */
+    struct csp__m *mfree;    /* sched.mfree: ended Ms, reused by csp__m_new */
 } csp__m;
 
 struct csp__p {
@@ -1671,8 +1699,11 @@ static struct csp__sched_t {
     csp__g *g1;              /* goroutine 1 */
     int deadlock_checks;     /* disabled while the process dies */
     int64_t sm_stranded;     /* sysmon: since when work waits with an idle P */
+    int32_t nmlocked;        /* Ms asleep for their locked goroutine (sched.lock) */
+    csp__m *mfree;           /* ended Ms (sched.lock): their memory is reused, never freed,
+                                because sysmon may still read an M it saw on a P */
 } csp__sched = { PTHREAD_ONCE_INIT, 0, {0}, NULL, NULL, 0, NULL, 0, NULL, 0, 0, 0, 0, 0,
-                 {NULL}, NULL, {0}, NULL, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, NULL, NULL, 1, 0 };
+                 {NULL}, NULL, {0}, NULL, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, NULL, NULL, 1, 0, 0, NULL };
 
 static int64_t csp__dead_since;   /* sched.lock: when a deadlock was first suspected */
 /* The poller's state the scheduler looks at (>>poller). */
@@ -1885,7 +1916,12 @@ CSP__FN csp__p *csp__releasep(csp__m *m) {
 
 static void *csp__mstart(void *arg);
 CSP__FN csp__m *csp__m_new(void) {
-    csp__m *m = (csp__m *)CSP_CALLOC(1, sizeof *m);
+    csp__lock(&csp__sched.lock);
+    csp__m *m = csp__sched.mfree;
+    if (m) csp__sched.mfree = m->mfree;
+    csp__unlock(&csp__sched.lock);
+    if (m) memset(m, 0, sizeof *m);
+    else m = (csp__m *)CSP_CALLOC(1, sizeof *m);
     if (!m) csp__fatal("out of memory");
     m->id = csp__fadd(&csp__sched.mid, 1, CSP__RELAXED);
     m->rand = 0x9E3779B97F4A7C15ull ^ ((uint64_t)(uintptr_t)m * 0xBF58476D1CE4E5B9ull) ^ (uint64_t)csp_now();
@@ -1990,11 +2026,30 @@ CSP__FN void csp__allg_del(csp__g *g) {
 CSP__FN void csp__ready(csp__g *g);
 CSP__FN void csp__gfree(csp__g *g);
 
+CSP__FN int64_t csp__run_timers(csp__p *p, int64_t now);
+/* Due timers of m's P, from a context that holds no lock: goroutines that
+ * hand the P to each other directly (ping-pong, yield loops) never pass
+ * through findrunnable, and a sleeper on their P must still wake (Go runs
+ * checkTimers in every schedule). The clock is read only while the P has a
+ * timer. */
+CSP__FN void csp__poll_timers(csp__m *m) {
+    csp__p *p = csp__load(&m->p, CSP__RELAXED);
+    if (!p) return;
+    int64_t t0 = csp__load(&p->timer0, CSP__RELAXED);
+    if (CSP__LIKELY(t0 == INT64_MAX)) return;
+    int64_t now = csp_now();
+    if (t0 <= now) csp__run_timers(p, now);
+}
+
 /* Run what the context that switched to us left to do. */
+CSP__FN void csp__after_switch_hook(csp__m *m);
 CSP__FN void csp__after_switch(void) {
     csp__m *m = csp__getm();
+    if (CSP__UNLIKELY(csp__load(&m->hook, CSP__RELAXED) != CSP__HOOK_NONE)) csp__after_switch_hook(m);
+    csp__poll_timers(m);
+}
+CSP__FN void csp__after_switch_hook(csp__m *m) {
     int hook = csp__load(&m->hook, CSP__RELAXED);
-    if (CSP__LIKELY(hook == CSP__HOOK_NONE)) return;
     CSP__TSAN_HOOK_BEGIN();
     csp__g *g = csp__load(&m->hook_g, CSP__RELAXED);
     csp__store(&m->hook, (int)CSP__HOOK_NONE, CSP__RELAXED);
@@ -2052,7 +2107,7 @@ CSP__FN void csp__switch_to(csp__m *m, csp__g *from, csp__g *to) {
 
 /* The next goroutine of m's P, without blocking: the global queue every 61st
  * schedule, else the local queue. */
-CSP__FN csp__g *csp__next_local(csp__m *m) {
+CSP__FN csp__g *csp__next_local_raw(csp__m *m) {
     csp__p *p = csp__load(&m->p, CSP__RELAXED);
     if (CSP__UNLIKELY(csp__load(&p->schedtick, CSP__RELAXED) % 61 == 0) && csp__load(&csp__sched.runqsize, CSP__RELAXED) > 0) {
         csp__lock(&csp__sched.lock);
@@ -2062,6 +2117,16 @@ CSP__FN csp__g *csp__next_local(csp__m *m) {
     }
     if (CSP__UNLIKELY(p->id >= csp__load(&csp__sched.maxprocs, CSP__RELAXED))) return NULL;  /* g0 drops it */
     return csp__runq_get(p);
+}
+/* A goroutine locked to another M is not run here: it is left in
+ * m->lockhand for g0, which gives it our P (csp__startlockedm). */
+CSP__FN csp__g *csp__next_local(csp__m *m) {
+    csp__g *g = csp__next_local_raw(m);
+    if (CSP__UNLIKELY(g && csp__load(&g->lockedm, CSP__RELAXED) && csp__load(&g->lockedm, CSP__RELAXED) != m)) {
+        csp__store(&m->lockhand, g, CSP__RELAXED);
+        return NULL;
+    }
+    return g;
 }
 
 /* ---- entering and leaving the runtime ------------------------------------------
@@ -2172,7 +2237,8 @@ CSP__FN void csp__park(csp__unlockf unlockf, void *arg, const char *reason, void
     csp__store(&m->hook_g, (csp__g *)(g), CSP__RELAXED);
     csp__store(&m->hook_f, (csp__unlockf)(unlockf), CSP__RELAXED);
     csp__store(&m->hook_arg, (void *)(arg), CSP__RELAXED);
-    csp__g *next = csp__next_local(m);
+    /* Locked to this thread: g0 gives our P away and the thread sleeps. */
+    csp__g *next = csp__load(&m->lockedg, CSP__RELAXED) ? NULL : csp__next_local(m);
     csp__switch_to(m, g, next ? next : m->g0);
     csp__hb_acquire(g);
 }
@@ -2225,7 +2291,15 @@ CSP__FN void csp__goexit(void) {
     csp__fsub(&csp__sched.ngoroutines, 1, CSP__RELEASE);
     csp__store(&m->hook, (int)CSP__HOOK_EXIT, CSP__RELAXED);
     csp__store(&m->hook_g, (csp__g *)(g), CSP__RELAXED);
-    csp__g *next = csp__next_local(m);
+    csp__g *next = NULL;
+    if (CSP__UNLIKELY(csp__load(&m->lockedg, CSP__RELAXED) == g)) {
+        /* Ended while locked: the thread ends too (g0, csp__mexit). */
+        csp__store(&m->lockedg, (csp__g *)NULL, CSP__RELAXED);
+        csp__store(&g->lockedm, (csp__m *)NULL, CSP__RELAXED);
+        csp__store(&m->exiting, 1u, CSP__RELAXED);
+    } else {
+        next = csp__next_local(m);
+    }
     csp__g *to = next ? next : m->g0;
     if (next) {
         csp__store(&m->curg, (csp__g *)(to), CSP__RELAXED);
@@ -2279,15 +2353,27 @@ CSP__DEF void csp_yield(void) {
     csp__self();
     csp__m *m = csp__enter();
     if (!m) { sched_yield(); return; }
+    csp__poll_timers(m);   /* a goroutine alone on its P, yielding until a timer fires */
     csp__g *g = csp__load(&m->curg, CSP__RELAXED);
+    bool locked = csp__load(&m->lockedg, CSP__RELAXED) != NULL;
     csp__g *next = csp__next_local(m);
-    if (!next && csp__load(&csp__sched.runqsize, CSP__RELAXED) > 0) {
+    if (!next && !csp__load(&m->lockhand, CSP__RELAXED) && csp__load(&csp__sched.runqsize, CSP__RELAXED) > 0) {
         csp__lock(&csp__sched.lock);
         next = csp__globrunq_get_locked(csp__load(&m->p, CSP__RELAXED), 0);
         csp__unlock(&csp__sched.lock);
+        if (next && csp__load(&next->lockedm, CSP__RELAXED) && csp__load(&next->lockedm, CSP__RELAXED) != m) {
+            csp__store(&m->lockhand, next, CSP__RELAXED);
+            next = NULL;
+        }
     }
-    if (!next && csp__np_waiters() && !csp__load(&csp__np_polling_flag, CSP__ACQUIRE) && csp__netpoll(0) > 0)
+    if (!next && !csp__load(&m->lockhand, CSP__RELAXED) && csp__np_waiters() && !csp__load(&csp__np_polling_flag, CSP__ACQUIRE) && csp__netpoll(0) > 0)
         next = csp__next_local(m);   /* an fd became ready: that goroutine runs */
+    /* A locked goroutine never hands its thread to another: with other work
+     * it queues itself and g0 passes the P on (csp__stoplockedm); the one
+     * dequeued (next) goes back first. A goroutine dequeued for another
+     * thread (lockhand) is handed over by g0. */
+    if (next && locked) { csp__runq_put(csp__load(&m->p, CSP__RELAXED), next, false); next = m->g0; }
+    else if (!next && csp__load(&m->lockhand, CSP__RELAXED)) next = m->g0;
     /* A yield is a schedule even when nothing else can run: sysmon must not
      * take this goroutine for a hog. */
     if (!next) csp__fadd(&csp__load(&m->p, CSP__RELAXED)->schedtick, 1u, CSP__RELAXED);
@@ -2698,11 +2784,100 @@ CSP__FN csp__g *csp__findrunnable(csp__m *m) {
     }
 }
 
-/* g0's loop: run goroutines forever. */
+/* ---- goroutines locked to their thread (csp_lock_os_thread; Go's
+ * stoplockedm / startlockedm) ---------------------------------------------------
+ * While g is locked to m (g->lockedm == m, m->lockedg == g) m runs nothing
+ * else. g parks like any goroutine, but always switches to m's g0, which
+ * gives m's P away (handoffp) and sleeps until someone hands it a P through
+ * m->nextp. g is readied into a run queue as usual; the M that dequeues it to
+ * run it sees g->lockedm != itself, gives its own P to g's M and wakes it
+ * (startlockedm), then looks for work without a P (it sleeps). So exactly
+ * one M runs g, and the P count stays maxprocs. The M sleeping for its
+ * locked goroutine counts in sched.nmlocked, not as running: a deadlock
+ * still shows. */
+CSP__FN void csp__startlockedm(csp__m *m, csp__g *g) {
+    csp__m *lm = csp__load(&g->lockedm, CSP__RELAXED);
+    csp__p *p = csp__releasep(m);
+    csp__lock(&csp__sched.lock);
+    if (lm->nextp) csp__fatal("scheduler: a locked thread was handed two processors");
+    lm->nextp = p;
+    csp__unlock(&csp__sched.lock);
+    csp__store(&lm->park, 1u, CSP__RELEASE);
+    csp__futex_wake(&lm->park, 1);
+}
+
+CSP__FN void csp__stoplockedm(csp__m *m) {
+    csp__g *g = csp__load(&m->lockedg, CSP__RELAXED);
+    csp__p *p = csp__load(&m->p, CSP__RELAXED);
+    if (p) {
+        /* Readied already, into our own runnext (a park whose unlockf said
+         * no, or a waker on this P): run it without a hand-off. */
+        csp__g *n = csp__load(&p->runnext, CSP__RELAXED);
+        if (n == g && csp__cas(&p->runnext, &n, (csp__g *)NULL, CSP__ACQUIRE)) return;
+        csp__releasep(m);
+        csp__handoffp(p);
+    }
+    csp__lock(&csp__sched.lock);
+    /* A loop: a wake-up meant for an earlier sleep of this M (a timer
+     * sleeper's, see csp__wake_timer_sleeper) may land here late. */
+    while (!m->nextp) {
+        csp__store(&m->park, 0u, CSP__RELAXED);
+        m->lockwait = true;
+        csp__sched.nmlocked++;
+        csp__checkdead_locked();
+        csp__unlock(&csp__sched.lock);
+        while (!csp__load(&m->park, CSP__ACQUIRE)) csp__futex_wait(&m->park, 0, NULL);
+        csp__lock(&csp__sched.lock);
+        m->lockwait = false;
+        csp__sched.nmlocked--;
+    }
+    p = m->nextp;
+    m->nextp = NULL;
+    csp__unlock(&csp__sched.lock);
+    csp__acquirep(m, p);
+}
+
+/* The locked goroutine of m ended: m's thread ends (its P goes on). The
+ * main thread cannot end (goroutine 1 lives on its stack): it sleeps for
+ * good. */
+CSP__FN void csp__mexit(csp__m *m) {
+    if (csp__load(&m->p, CSP__RELAXED)) csp__handoffp(csp__releasep(m));
+    csp__lock(&csp__sched.lock);
+    csp__sched.mcount--;
+    csp__checkdead_locked();
+    bool m0 = m == csp__sched.m0;
+    if (!m0) { m->mfree = csp__sched.mfree; csp__sched.mfree = m; }
+    csp__unlock(&csp__sched.lock);
+    if (m0) {
+        uint32_t never = 0;
+        for (;;) csp__futex_wait(&never, 0, NULL);
+    }
+}
+
+/* g0's loop: run goroutines, until the thread must end (csp__mexit). */
 CSP__FN void csp__schedule_loop(csp__m *m) {
     for (;;) {
         csp__after_switch();
+        if (CSP__UNLIKELY(csp__load(&m->exiting, CSP__RELAXED))) { csp__mexit(m); return; }
+        csp__g *hg = csp__load(&m->lockhand, CSP__RELAXED);
+        if (CSP__UNLIKELY(hg != NULL)) {   /* dequeued by a goroutine of ours */
+            csp__g *lg = hg;
+            csp__store(&m->lockhand, (csp__g *)NULL, CSP__RELAXED);
+            csp__startlockedm(m, lg);
+            continue;
+        }
+        csp__g *lg = csp__load(&m->lockedg, CSP__RELAXED);
+        if (CSP__UNLIKELY(lg != NULL)) {
+            csp__stoplockedm(m);
+            csp__switch_to(m, m->g0, lg);
+            continue;
+        }
         csp__g *g = csp__findrunnable(m);
+        if (CSP__UNLIKELY(csp__load(&g->lockedm, CSP__RELAXED) != NULL)) {
+            /* Locked to another M (to us it cannot be: we run only it then). */
+            csp__startlockedm(m, g);
+            continue;
+        }
         csp__switch_to(m, m->g0, g);
     }
 }
@@ -2724,6 +2899,8 @@ static void *csp__mstart(void *arg) {
     csp__unlock(&csp__sched.lock);
     if (p) csp__acquirep(m, p);
     csp__schedule_loop(m);
+    /* Its locked goroutine ended: the thread ends (the TLS destructor gives
+     * its stack cache back and frees g0). */
     return NULL;
 }
 
@@ -2794,6 +2971,29 @@ CSP__DEF void csp_block_end(void) {
     m = csp__getm();
     csp__load(&m->curg, CSP__RELAXED)->blockdepth = 0;
     csp__store(&m->inrt, 0u, CSP__RELEASE);
+}
+
+CSP__DEF void csp_lock_os_thread(void) {
+    csp__g *self = csp__self();
+    csp__m *m = csp__enter();
+    csp__g *g = m ? csp__load(&m->curg, CSP__RELAXED) : self;
+    if (g->lockcount == UINT32_MAX) csp_panic("LockOSThread nesting overflow");
+    if (g->lockcount++ == 0 && m) {
+        csp__store(&g->lockedm, m, CSP__RELAXED);
+        csp__store(&m->lockedg, g, CSP__RELAXED);
+    }
+    if (m) csp__leave();
+}
+
+CSP__DEF void csp_unlock_os_thread(void) {
+    csp__g *self = csp__self();
+    csp__m *m = csp__enter();
+    csp__g *g = m ? csp__load(&m->curg, CSP__RELAXED) : self;
+    if (g->lockcount > 0 && --g->lockcount == 0 && m) {
+        csp__store(&g->lockedm, (csp__m *)NULL, CSP__RELAXED);
+        csp__store(&m->lockedg, (csp__g *)NULL, CSP__RELAXED);
+    }
+    if (m) csp__leave();
 }
 
 /* ---- sysmon ----------------------------------------------------------------------
@@ -3028,7 +3228,7 @@ CSP__DEF void csp_dump(int fd) {
 #define CSP__DEAD_GRACE (100 * CSP_MILLISECOND)
 CSP__FN bool csp__dead_locked(void) {
     if (!csp__sched.deadlock_checks) return false;
-    int32_t run = csp__sched.mcount - csp__sched.nmidle;
+    int32_t run = csp__sched.mcount - csp__sched.nmidle - csp__sched.nmlocked;
     if (run > 0) return false;
     if (csp__load(&csp__sched.nplain, CSP__SEQCST) > 0) return false;
     if (csp__load(&csp__sched.ntimers, CSP__SEQCST) > 0) return false;
