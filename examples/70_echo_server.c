@@ -4,16 +4,22 @@
  * Practice, ch. 3, uses 30 s: `./70_echo_server --idle 30000`).
  * The demo runs its own clients on 127.0.0.1: two talk, one stays silent.
  * Notice: the silent client is dropped after the idle timeout while the
- * others keep going; every socket wait parks only its goroutine. */
+ * others keep going; every socket wait parks only its goroutine.
+ * Graceful shutdown: SIGTERM or SIGINT (csp_signal_notify) makes the server
+ * stop accepting and wait for the connections it has to end. The demo
+ * sends itself SIGTERM while its clients are still talking; `--serve` runs
+ * the server alone until you press Ctrl-C. */
 #define CSP_IMPLEMENTATION
 #include "csp.h"
 #include <arpa/inet.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static int64_t idle_ns = 300 * CSP_MILLISECOND;
+static csp_waitgroup conns;   /* connections being served */
 
 static void serve(void *arg) {
     int fd = *(int *)arg;
@@ -29,18 +35,20 @@ static void serve(void *arg) {
         if (csp_write(fd, buf, (size_t)n) != n) break;
     }
     csp_fd_close(fd);
+    csp_wg_done(&conns);
 }
 
 static void acceptor(void *arg) {
     int l = *(int *)arg;
     for (;;) {
         int c = csp_accept(l, NULL, NULL);
-        if (c < 0) return;   /* the listener was closed: the demo is over */
+        if (c < 0) return;   /* the listener was closed: shutting down */
+        csp_wg_add(&conns, 1);
         csp_go_copy(serve, &c, sizeof c);
     }
 }
 
-typedef struct { struct sockaddr_in addr; const char *name; int lines; csp_waitgroup *wg; } client_arg;
+typedef struct { struct sockaddr_in addr; const char *name; int lines; csp_waitgroup *wg, *first; } client_arg;
 static void client(void *arg) {
     client_arg *a = (client_arg *)arg;
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -52,6 +60,7 @@ static void client(void *arg) {
         ssize_t got = 0;
         while (got < n) { ssize_t r = csp_read(fd, back + got, sizeof back - (size_t)got); if (r <= 0) break; got += r; }
         printf("%s: echoed \"%.*s\"\n", a->name, (int)got - 1, back);
+        if (i == 0 && a->first) csp_wg_done(a->first);
         csp_sleep(idle_ns / 3);   /* talks often enough to stay connected */
     }
     if (a->lines == 0) {   /* the silent one: wait for the server to hang up */
@@ -63,9 +72,30 @@ static void client(void *arg) {
     csp_wg_done(a->wg);
 }
 
+/* Stop on SIGTERM/SIGINT: no new connections; the live ones end on their own. */
+static void shutdown_on_signal(int l, csp_chan *sigs) {
+    int sig = 0;
+    csp_recv(sigs, &sig);
+    printf("server: got %s, no longer accepting; waiting for open connections\n",
+           sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    csp_signal_stop(sigs);
+    csp_fd_close(l);       /* wakes the acceptor with -EBADF */
+    csp_wg_wait(&conns);   /* every connection has ended */
+    printf("server: all connections closed, bye\n");
+}
+
+static void send_sigterm(void *arg) {
+    csp_wg_wait((csp_waitgroup *)arg);   /* once both talkers got their first echo */
+    printf("demo: kill(getpid(), SIGTERM)\n");
+    kill(getpid(), SIGTERM);
+}
+
 int main(int argc, char **argv) {
-    for (int i = 1; i + 1 < argc; i++)
-        if (strcmp(argv[i], "--idle") == 0) idle_ns = atoll(argv[i + 1]) * CSP_MILLISECOND;
+    int serve_only = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--idle") == 0 && i + 1 < argc) idle_ns = atoll(argv[++i]) * CSP_MILLISECOND;
+        else if (strcmp(argv[i], "--serve") == 0) serve_only = 1;
+    }
     int l = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof sa);
@@ -75,13 +105,22 @@ int main(int argc, char **argv) {
     if (bind(l, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(l, 16) != 0) { perror("listen"); return 1; }
     getsockname(l, (struct sockaddr *)&sa, &sl);
     printf("echo server on 127.0.0.1:%d, idle timeout %lld ms\n", ntohs(sa.sin_port), (long long)(idle_ns / CSP_MILLISECOND));
+    fflush(stdout);
+    csp_chan *sigs = csp_chan_make(sizeof(int), 1);   /* buffered: a signal is never lost while we are busy */
+    csp_signal_notify(sigs, SIGTERM);
+    csp_signal_notify(sigs, SIGINT);
     csp_go_copy(acceptor, &l, sizeof l);
+    if (serve_only) { shutdown_on_signal(l, sigs); csp_chan_release(sigs); return 0; }
 
-    csp_waitgroup wg;
+    csp_waitgroup wg, first;
     memset(&wg, 0, sizeof wg);
-    client_arg cs[3] = { { sa, "alice", 3, &wg }, { sa, "bob", 2, &wg }, { sa, "quiet", 0, &wg } };
+    memset(&first, 0, sizeof first);
+    client_arg cs[3] = { { sa, "alice", 3, &wg, &first }, { sa, "bob", 2, &wg, &first }, { sa, "quiet", 0, &wg, NULL } };
+    csp_wg_add(&first, 2);
     for (int i = 0; i < 3; i++) { csp_wg_add(&wg, 1); csp_go(client, &cs[i]); }
+    csp_go(send_sigterm, &first);
+    shutdown_on_signal(l, sigs);   /* returns once alice, bob and quiet are done */
     csp_wg_wait(&wg);
-    csp_fd_close(l);   /* wakes the acceptor: -EBADF */
+    csp_chan_release(sigs);
     return 0;
 }
