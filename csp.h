@@ -2918,6 +2918,7 @@ CSP__FN void csp__reacquire_p(csp__m *m, csp__g *g) {
     csp__hb_release(g);
     csp__store(&m->curg, (csp__g *)(NULL), CSP__RELAXED);
     csp__gswitch(g, m->g0);   /* g0 queues g, then finds no P and sleeps */
+    csp__mark_running(g);     /* running again, on whichever M took it */
     csp__after_switch();
     csp__hb_acquire(g);
 }
