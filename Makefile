@@ -32,7 +32,7 @@ LDLIBS ?= -lm
 # Run-time options of the sanitizer matrices (override on the command line).
 ASAN_OPTIONS ?= detect_stack_use_after_return=1:detect_leaks=1
 UBSAN_OPTIONS ?= print_stacktrace=1
-TSAN_OPTIONS ?= halt_on_error=1:second_deadlock_stack=1
+TSAN_OPTIONS ?= halt_on_error=1:second_deadlock_stack=1:atexit_sleep_ms=0
 # TSan's shadow memory layout breaks under high ASLR entropy (vm.mmap_rnd_bits
 # above 28: "FATAL: ThreadSanitizer: unexpected memory mapping"); `setarch -R`
 # turns address randomisation off for the test binaries (and their children).
@@ -50,11 +50,12 @@ EXAMPLE_SRCS := $(sort $(wildcard examples/*.c))
 # Every binary is rebuilt when the header or the runner changes.
 HDRS := $(wildcard csp.h) tests/csp_test.h
 
-# The filter, when T is given.
-RUN_FILTER = $(if $(T),CSP_TEST_FILTER='$(T)')
+# The filter, when T is given; SEED=n runs in deterministic mode (CSP_SEED,
+# virtual time unless VIRT=0), which replays a seed that failed.
+RUN_FILTER = $(if $(T),CSP_TEST_FILTER='$(T)') $(if $(SEED),CSP_SEED='$(SEED)' $(if $(filter 0,$(VIRT)),,CSP_SEED_VIRTUAL_TIME=1))
 
 .PHONY: all help test test-clang test-asan test-tsan test-aarch64 test-cxx test-gdb run bench \
-        bench-quick all-matrix contract check-header clean test-maxprocs FORCE
+        bench-quick all-matrix contract check-header clean test-maxprocs fuzz-sched verify FORCE
 
 all: $(TEST_NAMES:%=build/gcc/%)
 
@@ -67,11 +68,14 @@ help:
 	@echo 'make test-maxprocs the gcc build of tests/test_chan*.c and test_sync.c with CSP_MAXPROCS=1, 2 and 8'
 	@echo 'make test-cxx      tests/cxx/*.cpp with g++ -std=c++17'
 	@echo 'make all-matrix    all of the above, one after the other'
+	@echo 'make fuzz-sched    FUZZ_BIN=test_x T=pattern SEEDS=n: deterministic schedules 1..n, first failing seed'
+	@echo '                   (replay one: make test SEED=n T=name; VIRT=0 for real time)'
 	@echo 'make test-gdb      tools/csp-gdb.py on tests/gdb/parked.c: live, core files, AArch64 (tests/gdb/run.sh)'
 	@echo 'make run           build examples/*.c and run the tour (examples/tour.sh)'
 	@echo 'make bench         build bench/ and run bench/run.py; bench-quick: run.py --quick'
 	@echo 'make check-header  csp.h alone: gcc, clang (c11, c17), g++ (c++17), with and without CSP_STATIC'
 	@echo 'make contract      compile $(CONTRACT) against csp.h (if it exists)'
+	@echo 'make verify        Relacy models of the lock-free parts (tools/verify/): each passes, each mutation is caught'
 	@echo 'make clean         remove build/'
 
 # ---- test variants --------------------------------------------------------------
@@ -127,11 +131,18 @@ test-cxx: $(CXX_SRCS:tests/cxx/%.cpp=build/cxx/%)
 # directory of their own (tests/run.sh runs a whole directory). test_sched is
 # left out: it sets maxprocs itself and takes minutes.
 MAXPROCS_VALUES ?= 1 2 8
-MAXPROCS_TESTS := $(filter test_chan% test_sync,$(TEST_NAMES))
+MAXPROCS_TESTS := $(filter test_chan% test_sync%,$(TEST_NAMES))
 test-maxprocs: $(MAXPROCS_TESTS:%=build/gcc/%)
 	@rm -rf build/maxprocs && mkdir -p build/maxprocs && cp $^ build/maxprocs/
 	@rc=0; for n in $(MAXPROCS_VALUES); do echo "=== CSP_MAXPROCS=$$n"; \
 	    $(RUN_FILTER) CSP_MAXPROCS=$$n bash tests/run.sh build/maxprocs || rc=1; done; exit $$rc
+
+# Schedule fuzzing (deterministic mode): FUZZ_BIN under seeds 1..SEEDS,
+# stopping at the first that fails (tests/fuzz_sched.sh).
+FUZZ_BIN ?= test_chan
+SEEDS ?= 1000
+fuzz-sched: build/gcc/$(FUZZ_BIN)
+	bash tests/fuzz_sched.sh build/gcc/$(FUZZ_BIN) $(SEEDS) '$(T)'
 
 # tools/csp-gdb.py: gdb on a stopped process and its core files (tests/gdb/run.sh).
 build/gdb/parked: tests/gdb/parked.c $(HDRS)
@@ -202,6 +213,10 @@ build/check-header/clang-%.o: build/check-header/one.c csp.h
 	$(CLANG) -std=$(call check_std,clang-$*) $(CHECK_WARN) $(call check_static,$*) -pthread -I. -c $< -o $@
 build/check-header/gxx-%.o: build/check-header/one.cpp csp.h
 	$(CXX) -std=$(call check_std,gxx-$*) $(CHECK_WARN) $(call check_static,$*) -pthread -I. -c $< -o $@
+
+# ---- weak-memory models (Relacy; apt-get install relacy-dev) -------------------
+verify:
+	VERIFY_JOBS=$(or $(VERIFY_JOBS),2) bash tools/verify/run.sh build/verify
 
 clean:
 	rm -rf build

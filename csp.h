@@ -102,6 +102,22 @@
  *   - Panics (Go's words) and fatal errors print to stderr and exit with
  *     status 2.
  *
+ * ENVIRONMENT
+ *   CSP_MAXPROCS=n       processors (csp_maxprocs' default).
+ *   CSP_SEED=n           deterministic mode: the whole program on one thread
+ *                        and one processor, every scheduling choice (next
+ *                        goroutine, select's order, timer ties) drawn from a
+ *                        generator seeded with n. Same seed, program and
+ *                        input: same interleaving and output. Deadlocks are
+ *                        reported at once. Plain threads still run on their
+ *                        own (and make a program non-deterministic).
+ *   CSP_SEED_VIRTUAL_TIME=1
+ *                        with CSP_SEED: csp_now() is virtual; it jumps to the
+ *                        next timer whenever no goroutine can run, so sleeps
+ *                        and timeouts complete in order at once.
+ *   The test runner prints the seed of a failing test; tests/fuzz_sched.sh
+ *   (make fuzz-sched) runs a test under many seeds.
+ *
  * PLATFORMS
  *   Linux x86-64 (SysV ABI) and Linux AArch64 (AAPCS64), gcc or clang, C11 or
  *   later, and C++11 or later. AddressSanitizer, ThreadSanitizer and Valgrind
@@ -297,7 +313,10 @@ CSP_API void csp_unlock_os_thread(void);
 CSP_NORETURN CSP_API void csp_panic(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* csp_dump: write every goroutine (id, name, state, wait reason, how long it
- * has waited) to fd. Does not stop the world: a snapshot under a lock. */
+ * has waited, and how deep its stack has been used: "stack 12 KiB of 256
+ * KiB used", from the resident pages; a stack reused from the cache may
+ * show its earlier owners' depth too, so size stack_size from the largest
+ * values) to fd. Does not stop the world: a snapshot under a lock. */
 CSP_API void csp_dump(int fd);
 
 /* >>channels --------------------------------------------------------------- */
@@ -705,10 +724,24 @@ CSP__FN int csp__futex_wake(uint32_t *addr, int n) {
     return (int)syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
 }
 
-CSP__DEF int64_t csp_now(void) {
+/* The deterministic mode's switches (>>deterministic mode), read here by the
+ * clock. virt: csp_now() is the virtual clock vnow. */
+static struct csp__det_t {
+    int on, virt;            /* written once, in csp__rt_init, before any goroutine */
+    uint64_t seed;
+    uint64_t rand;           /* the one generator (atomic relaxed) */
+    int64_t vnow;            /* virtual clock (atomic) */
+} csp__det;
+
+/* The real monotonic clock, whatever the mode. */
+CSP__FN int64_t csp__mono(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+CSP__DEF int64_t csp_now(void) {
+    if (CSP__UNLIKELY(csp__det.virt)) return __atomic_load_n(&csp__det.vnow, __ATOMIC_ACQUIRE);
+    return csp__mono();
 }
 
 /* Async-signal-safe output: used by the fatal paths (stack overflow from a
@@ -1045,8 +1078,11 @@ CSP__FN CSP__NOINLINE csp__tls_t *csp__tls(void) {
  * mapping: ~32k of them would exhaust vm.max_map_count); else a canary word
  * at the bottom of the stack, checked at every switch away from it.
  * Free default-size slots go to a per-thread cache, then to a global list;
- * beyond CSP__STK_WARM slots there, slots moving to it give their pages back
- * (MADV_DONTNEED, one call per run of adjacent slots).
+ * beyond CSP__STK_WARM slots there, the coldest give their pages back
+ * (MADV_DONTNEED, one call per run of adjacent slots), in the background:
+ * sysmon's scavenger (csp__stk_scavenge), a batch per tick and outside the
+ * lock, because each call flushes every CPU's TLB (50+ us here) and a
+ * goroutine's exit must not pay for it.
  * Lock: csp__stk.lock guards the arenas, the bump pointer and the global
  * list; the per-thread cache is touched only by its thread. */
 #ifndef MADV_GUARD_INSTALL
@@ -1064,7 +1100,8 @@ static struct {
     size_t nfree, capfree;
     size_t released;         /* bottom entries whose pages were given back */
     size_t mappings;         /* arenas + dedicated stacks, for tests */
-} csp__stk = { PTHREAD_MUTEX_INITIALIZER, 0, 0, NULL, NULL, 16, NULL, 0, 0, 0, 0 };
+    int scavenging;          /* a scavenger holds entries outside the list */
+} csp__stk = { PTHREAD_MUTEX_INITIALIZER, 0, 0, NULL, NULL, 16, NULL, 0, 0, 0, 0, 0 };
 
 CSP__FN size_t csp__slot_size(void) {
     return CSP__GUARD_ZONE + (size_t)CSP_DEFAULT_STACK_SIZE;
@@ -1193,15 +1230,58 @@ CSP__FN void csp__slots_release_pages(uintptr_t *e, int n) {
  * Beyond CSP__STK_WARM entries, the coldest ones, at the bottom, give their
  * pages back; csp__stk.released counts the bottom entries already given
  * back (under the lock: an entry above it may be popped at any time). */
+static int csp__stk_inline_scavenge;   /* no sysmon (deterministic mode): scavenge here */
+CSP__FN bool csp__stk_scavenge(int max);
 CSP__FN void csp__stk_move_to_global(uintptr_t *e, int n) {
     pthread_mutex_lock(&csp__stk.lock);
     for (int i = 0; i < n; i++) csp__stk_push_free(e[i]);
-    if (csp__stk.nfree > csp__stk.released + CSP__STK_WARM) {
-        size_t from = csp__stk.released, to = csp__stk.nfree - CSP__STK_WARM;
-        csp__slots_release_pages(csp__stk.free + from, (int)(to - from));
-        csp__stk.released = to;
-    }
     pthread_mutex_unlock(&csp__stk.lock);
+    if (csp__stk_inline_scavenge) while (csp__stk_scavenge(256)) {}
+}
+
+/* csp__stk_scavenge: give back the pages of up to `max` of the coldest free
+ * slots beyond the warm ones; true if more remain. The batch leaves the list
+ * while madvise runs (nobody can pop a slot being zeroed), then goes back
+ * at the bottom, where the released entries live. One scavenger at a time. */
+CSP__FN bool csp__stk_scavenge(int max) {
+    pthread_mutex_lock(&csp__stk.lock);
+    if (csp__stk.scavenging || csp__stk.nfree <= csp__stk.released + CSP__STK_WARM) {
+        pthread_mutex_unlock(&csp__stk.lock);
+        return false;
+    }
+    size_t from = csp__stk.released, n = csp__stk.nfree - CSP__STK_WARM - from;
+    if (n > (size_t)max) n = (size_t)max;
+    uintptr_t batch[256];
+    if (n > sizeof batch / sizeof batch[0]) n = sizeof batch / sizeof batch[0];
+    memcpy(batch, csp__stk.free + from, n * sizeof batch[0]);
+    memmove(csp__stk.free + from, csp__stk.free + from + n, (csp__stk.nfree - from - n) * sizeof batch[0]);
+    csp__stk.nfree -= n;
+    csp__stk.scavenging = 1;
+    pthread_mutex_unlock(&csp__stk.lock);
+    csp__slots_release_pages(batch, (int)n);
+    pthread_mutex_lock(&csp__stk.lock);
+    /* Back in at the bottom (pops may have eaten into the released part:
+     * slot_get clamps `released`). The list has room: n entries left it. */
+    size_t r = csp__stk.released;
+    if (csp__stk.nfree + n > csp__stk.capfree) {   /* frees meanwhile filled it */
+        size_t nc = (csp__stk.nfree + n) * 2;
+        uintptr_t *nf = (uintptr_t *)realloc(csp__stk.free, nc * sizeof *nf);
+        if (!nf) {   /* cannot remember them: give them back entirely */
+            for (size_t i = 0; i < n; i++) munmap((void *)(batch[i] & ~(uintptr_t)1), csp__slot_size());
+            csp__stk.scavenging = 0;
+            pthread_mutex_unlock(&csp__stk.lock);
+            return false;
+        }
+        csp__stk.free = nf; csp__stk.capfree = nc;
+    }
+    memmove(csp__stk.free + n, csp__stk.free, csp__stk.nfree * sizeof batch[0]);
+    memcpy(csp__stk.free, batch, n * sizeof batch[0]);
+    csp__stk.nfree += n;
+    csp__stk.released = r + n;
+    csp__stk.scavenging = 0;
+    bool more = csp__stk.nfree > csp__stk.released + CSP__STK_WARM;
+    pthread_mutex_unlock(&csp__stk.lock);
+    return more;
 }
 
 CSP__FN void csp__slot_put(uintptr_t e) {
@@ -1717,7 +1797,9 @@ CSP__FN bool csp__np_try_block(int64_t until);
 
 CSP__FN csp__m *csp__getm(void) { return csp__tls()->m; }
 
+CSP__FN uint32_t csp__det_rand(void);
 CSP__FN uint32_t csp__rand32(csp__m *m) {   /* xorshift64*, per M */
+    if (CSP__UNLIKELY(csp__det.on)) return csp__det_rand();
     /* Relaxed atomics: every goroutine on this M uses it (one at a time). */
     uint64_t x = csp__load(&m->rand, CSP__RELAXED);
     x ^= x >> 12; x ^= x << 25; x ^= x >> 27;
@@ -1728,8 +1810,61 @@ CSP__FN uint32_t csp__rand32(csp__m *m) {   /* xorshift64*, per M */
 static CSP__NOINLINE void csp__rt_init(void);
 CSP__FN void csp__rt_start(void) { pthread_once(&csp__sched.once, csp__rt_init); }
 
+/* >>deterministic mode ===========================================================
+ * CSP_SEED=n (environment): the whole program runs on one thread with one
+ * processor, and every scheduling choice comes from one generator seeded
+ * with n: which runnable goroutine runs next (drawn uniformly from all of
+ * them, not FIFO), select's case order and pick, timer ties. No sysmon (no
+ * retakes, no hand-offs to other threads), no extra threads (csp_maxprocs
+ * stays 1, csp_lock_os_thread only counts). So the same seed, program and
+ * input give the same interleaving and output, byte for byte.
+ * CSP_SEED_VIRTUAL_TIME=1 in addition: csp_now() is a virtual clock that
+ * moves only when no goroutine can run, straight to the next timer: sleeps
+ * and timeouts complete in order, without waiting, and do not depend on
+ * how fast the machine is. Plain threads (pthreads that call csp) still run
+ * on their own, so programs that use them are not deterministic; their own
+ * timed waits use the real clock. Network readiness comes from the kernel.
+ * Implementation: every run queue operation goes to one array (the "run
+ * set", under its lock because plain threads may ready goroutines), and a
+ * pick swaps a random element out. */
+static struct { csp__lock_t lock; csp__g **q; int n, cap; } csp__dset;
+
+CSP__FN uint32_t csp__det_rand(void) {
+    uint64_t x = __atomic_load_n(&csp__det.rand, __ATOMIC_RELAXED);
+    x ^= x >> 12; x ^= x << 25; x ^= x >> 27;
+    __atomic_store_n(&csp__det.rand, x, __ATOMIC_RELAXED);
+    return (uint32_t)((x * 0x2545F4914F6CDD1Dull) >> 32);
+}
+CSP__FN void csp__det_push(csp__g *g) {
+    csp__lock(&csp__dset.lock);
+    if (csp__dset.n == csp__dset.cap) {
+        int nc = csp__dset.cap ? csp__dset.cap * 2 : 256;
+        csp__g **nq = (csp__g **)realloc(csp__dset.q, (size_t)nc * sizeof *nq);
+        if (!nq) csp__fatal("out of memory");
+        csp__dset.q = nq; csp__dset.cap = nc;
+    }
+    csp__dset.q[csp__dset.n] = g;
+    __atomic_store_n(&csp__dset.n, csp__dset.n + 1, __ATOMIC_RELEASE);
+    csp__unlock(&csp__dset.lock);
+}
+CSP__FN csp__g *csp__det_pick(void) {
+    if (__atomic_load_n(&csp__dset.n, __ATOMIC_ACQUIRE) == 0) return NULL;
+    csp__lock(&csp__dset.lock);
+    csp__g *g = NULL;
+    if (csp__dset.n > 0) {
+        int i = (int)(csp__det_rand() % (uint32_t)csp__dset.n);
+        g = csp__dset.q[i];
+        csp__dset.q[i] = csp__dset.q[csp__dset.n - 1];
+        __atomic_store_n(&csp__dset.n, csp__dset.n - 1, __ATOMIC_RELEASE);
+    }
+    csp__unlock(&csp__dset.lock);
+    return g;
+}
+CSP__FN bool csp__det_empty(void) { return __atomic_load_n(&csp__dset.n, __ATOMIC_ACQUIRE) == 0; }
+
 /* ---- local run queue ------------------------------------------------------- */
 CSP__FN void csp__globrunq_put_locked(csp__g *g) {
+    if (CSP__UNLIKELY(csp__det.on)) { csp__det_push(g); return; }
     g->schedlink = NULL;
     if (csp__sched.runqtail) csp__sched.runqtail->schedlink = g; else csp__sched.runqhead = g;
     csp__sched.runqtail = g;
@@ -1752,6 +1887,7 @@ CSP__FN bool csp__runq_put_slow(csp__p *p, csp__g *g, uint32_t h, uint32_t t) {
 /* csp__runq_put: owner only. next: put g in runnext (kicking the previous
  * one to the tail). */
 CSP__FN void csp__runq_put(csp__p *p, csp__g *g, bool next) {
+    if (CSP__UNLIKELY(csp__det.on)) { csp__det_push(g); return; }
     if (next) {
         csp__g *old = csp__load(&p->runnext, CSP__RELAXED);
         while (!csp__cas_weak(&p->runnext, &old, g, CSP__RELEASE)) {}
@@ -1772,6 +1908,7 @@ CSP__FN void csp__runq_put(csp__p *p, csp__g *g, bool next) {
 
 /* csp__runq_get: owner only. */
 CSP__FN csp__g *csp__runq_get(csp__p *p) {
+    if (CSP__UNLIKELY(csp__det.on)) return csp__det_pick();
     csp__g *next = csp__load(&p->runnext, CSP__RELAXED);
     uint32_t streak = csp__load(&p->runnext_streak, CSP__RELAXED);
     if (next && (streak < 32 || csp__load(&p->runqtail, CSP__RELAXED) == csp__load(&p->runqhead, CSP__RELAXED))) {
@@ -1797,6 +1934,7 @@ CSP__FN csp__g *csp__runq_get(csp__p *p) {
 }
 
 CSP__FN bool csp__runq_empty(csp__p *p) {
+    if (CSP__UNLIKELY(csp__det.on)) return csp__det_empty();
     for (;;) {
         uint32_t h = csp__load(&p->runqhead, CSP__ACQUIRE);
         uint32_t t = csp__load(&p->runqtail, CSP__ACQUIRE);
@@ -1807,6 +1945,7 @@ CSP__FN bool csp__runq_empty(csp__p *p) {
 
 /* Take half of p2's queue into batch[] (Go's runqgrab). */
 CSP__FN uint32_t csp__runq_grab(csp__p *p2, csp__g **batch, bool steal_next) {
+    if (CSP__UNLIKELY(csp__det.on)) return 0;   /* one P: nothing to steal from */
     for (;;) {
         uint32_t h = csp__load(&p2->runqhead, CSP__ACQUIRE);
         uint32_t t = csp__load(&p2->runqtail, CSP__ACQUIRE);
@@ -1844,6 +1983,7 @@ CSP__FN csp__g *csp__runq_steal(csp__p *p, csp__p *p2, bool steal_next) {
 /* Take a batch from the global queue (sched.lock held): one to run, some
  * more into p's ring. */
 CSP__FN csp__g *csp__globrunq_get_locked(csp__p *p, int max) {
+    if (CSP__UNLIKELY(csp__det.on)) return csp__det_pick();
     int64_t sz = csp__sched.runqsize;
     if (sz == 0) return NULL;
     int64_t n = sz / csp__load(&csp__sched.maxprocs, CSP__RELAXED) + 1;
@@ -1969,6 +2109,13 @@ CSP__FN void csp__startm(csp__p *p, bool spinning) {
         csp__unlock(&csp__sched.lock);
         csp__store(&m->park, 1u, CSP__RELEASE);
         csp__futex_wake(&m->park, 1);
+        return;
+    }
+    if (CSP__UNLIKELY(csp__det.on) && csp__sched.mcount > 0) {
+        /* One thread only: the busy M will find the work itself. */
+        csp__pidle_put(p);
+        csp__unlock(&csp__sched.lock);
+        if (spinning) csp__fsub(&csp__sched.nmspinning, 1, CSP__SEQCST);
         return;
     }
     csp__unlock(&csp__sched.lock);
@@ -2211,9 +2358,13 @@ CSP__FN void csp__park(csp__unlockf unlockf, void *arg, const char *reason, void
         (void)hb;
         if (unlockf && !unlockf(g, arg)) { csp__store(&g->status, (uint32_t)CSP__G_RUNNING, CSP__RELAXED); return; }
         int64_t deadline = g->park_deadline;
+        if (deadline && CSP__UNLIKELY(csp__det.virt)) {   /* plain threads wait in real time */
+            int64_t left = deadline - csp_now(), now = csp__mono();
+            deadline = left <= 0 ? now : (left > INT64_MAX - now ? INT64_MAX : now + left);
+        }
         while (csp__load(&g->parkword, CSP__ACQUIRE) == 0) {
             if (deadline) {
-                int64_t left = deadline - csp_now();
+                int64_t left = deadline - csp__mono();
                 uint32_t z = 0;
                 /* Timed out: win our own select, unless a waker did first. */
                 if (left <= 0 && csp__cas(&g->selectdone, &z, 1u, CSP__ACQREL)) { g->param = NULL; break; }
@@ -2404,13 +2555,16 @@ struct csp__tmr {
     uint64_t seq;            /* bumped at every (re)arm: stale fires are ignored */
     uint32_t waited;         /* its owner waits for a running f before reusing it */
     uint32_t running;        /* atomic: f is running (only when `waited`) */
+    uint32_t tie;            /* order among equal `when`s: 0, or random in deterministic mode */
 };
+/* Heap order: by deadline, ties broken by `tie`. */
+#define csp__tmr_before(a, b) ((a)->when < (b)->when || ((a)->when == (b)->when && (a)->tie < (b)->tie))
 
 CSP__FN void csp__theap_up(csp__p *p, int i) {
     csp__tmr *t = p->theap[i];
     while (i > 0) {
         int parent = (i - 1) / 4;
-        if (p->theap[parent]->when <= t->when) break;
+        if (!csp__tmr_before(t, p->theap[parent])) break;
         p->theap[i] = p->theap[parent]; p->theap[i]->idx = i;
         i = parent;
     }
@@ -2424,8 +2578,8 @@ CSP__FN void csp__theap_down(csp__p *p, int i) {
         if (c >= n) break;
         int best = c;
         for (int k = c + 1; k < c + 4 && k < n; k++)
-            if (p->theap[k]->when < p->theap[best]->when) best = k;
-        if (p->theap[best]->when >= t->when) break;
+            if (csp__tmr_before(p->theap[k], p->theap[best])) best = k;
+        if (!csp__tmr_before(p->theap[best], t)) break;
         p->theap[i] = p->theap[best]; p->theap[i]->idx = i;
         i = best;
     }
@@ -2443,7 +2597,8 @@ CSP__FN void csp__timer_add(csp__p *p, csp__tmr *t) {
         if (!nh) csp__fatal("out of memory");
         p->theap = nh; p->tcap = nc;
     }
-    t->p = p;
+    csp__store(&t->p, p, CSP__RELEASE);   /* read without tlock by csp__timer_del */
+    t->tie = CSP__UNLIKELY(csp__det.on) ? csp__det_rand() : 0u;
     p->theap[p->ntimers++] = t;
     csp__theap_up(p, p->ntimers - 1);
     csp__theap_sync0(p);
@@ -2459,7 +2614,7 @@ CSP__FN void csp__theap_remove_locked(csp__p *p, csp__tmr *t) {
         csp__theap_up(p, p->theap[i]->idx);
     }
     t->idx = -1;
-    t->p = NULL;
+    csp__store(&t->p, (csp__p *)NULL, CSP__RELEASE);
     csp__theap_sync0(p);
     csp__fsub(&csp__sched.ntimers, 1, CSP__SEQCST);
 }
@@ -2476,7 +2631,7 @@ CSP__FN bool csp__timer_del(csp__tmr *t) {
         csp__p *p = csp__load(&t->p, CSP__ACQUIRE);
         if (!p) return false;
         csp__lock(&p->tlock);
-        if (t->p == p && t->idx >= 0) {
+        if (csp__load(&t->p, CSP__RELAXED) == p && t->idx >= 0) {
             csp__theap_remove_locked(p, t);
             csp__unlock(&p->tlock);
             return true;
@@ -2493,13 +2648,26 @@ CSP__FN int64_t csp__run_timers(csp__p *p, int64_t now) {
     csp__lock(&p->tlock);
     while (p->ntimers > 0 && p->theap[0]->when <= now) {
         csp__tmr *t = p->theap[0];
+        bool waited = t->waited != 0;
+        /* An owned timer is claimed (running = 1) before it leaves the heap,
+         * under tlock: whoever then fails to find it in a heap (stop, reset,
+         * release) sees it running and waits. A ticker whose previous
+         * callback still runs (on another thread: Ms also run idle Ps'
+         * timers) skips this tick, so one timer's callback never runs twice
+         * at once and ticks stay in order. */
+        bool fire = true;
+        if (waited) { uint32_t z = 0; fire = csp__cas(&t->running, &z, 1u, CSP__ACQUIRE); }
         csp__theap_remove_locked(p, t);
         if (t->period > 0) {
-            /* Tickers: next fire one period later (skipping missed ones). */
-            int64_t next = t->when + t->period;
-            if (next <= now) next = now + t->period - (now - t->when) % t->period;
+            /* Tickers: next fire one period later (skipping missed ones),
+             * saturating: a deadline past the end of time never comes. */
+            int64_t next = t->period > INT64_MAX - t->when ? INT64_MAX : t->when + t->period;
+            if (next <= now) {
+                int64_t skip = t->period - (now - t->when) % t->period;
+                next = skip > INT64_MAX - now ? INT64_MAX : now + skip;
+            }
             t->when = next;
-            t->p = p;
+            csp__store(&t->p, p, CSP__RELEASE);
             if (p->ntimers == p->tcap) {
                 int nc = p->tcap ? p->tcap * 2 : 64;
                 csp__tmr **nh = (csp__tmr **)realloc(p->theap, (size_t)nc * sizeof *nh);
@@ -2511,9 +2679,8 @@ CSP__FN int64_t csp__run_timers(csp__p *p, int64_t now) {
             csp__theap_sync0(p);
             csp__fadd(&csp__sched.ntimers, 1, CSP__SEQCST);
         }
+        if (!fire) continue;
         void (*f)(csp__tmr *, int64_t) = t->f;
-        bool waited = t->waited != 0;
-        if (waited) csp__store(&t->running, 1u, CSP__RELAXED);
         csp__unlock(&p->tlock);
         f(t, now);   /* may end t's life, unless its owner waits for `running` */
         if (waited) csp__store(&t->running, 0u, CSP__RELEASE);
@@ -2579,11 +2746,12 @@ CSP__DEF void csp_sleep(int64_t ns) {
     if (ns <= 0) { csp_yield(); return; }
     csp__g *g = csp__self();
     csp__m *m = csp__enter();
-    if (!m) {   /* a plain thread sleeps in the kernel */
-        int64_t until = csp__deadline(ns);
+    if (!m) {   /* a plain thread sleeps in the kernel (real time, always) */
+        int64_t now = csp__mono();
+        int64_t until = ns > INT64_MAX - now ? INT64_MAX : now + ns;
         (void)g;
         for (;;) {
-            int64_t left = until - csp_now();
+            int64_t left = until - csp__mono();
             if (left <= 0) break;
             struct timespec ts = { (time_t)(left / 1000000000), (long)(left % 1000000000) };
             nanosleep(&ts, NULL);
@@ -2765,7 +2933,14 @@ CSP__FN csp__g *csp__findrunnable(csp__m *m) {
             }
         }
         int64_t until = csp__next_timer_all();
-        if (until <= csp_now()) {   /* a timer is due: take a P back to run it */
+        if (CSP__UNLIKELY(csp__det.virt) && until != INT64_MAX) {
+            /* Virtual time: nothing can run, so time jumps to the next
+             * timer (after a look at the network, which may have work). */
+            if (!(csp__np_waiters() && csp__netpoll(0) > 0) &&
+                until > __atomic_load_n(&csp__det.vnow, __ATOMIC_RELAXED))
+                __atomic_store_n(&csp__det.vnow, until, __ATOMIC_RELEASE);
+        }
+        if (until <= csp_now() || (csp__det.on && !csp__det_empty())) {   /* a timer is due: take a P back to run it */
             csp__lock(&csp__sched.lock);
             csp__p *np = csp__pidle_get();
             csp__unlock(&csp__sched.lock);
@@ -2979,7 +3154,7 @@ CSP__DEF void csp_lock_os_thread(void) {
     csp__m *m = csp__enter();
     csp__g *g = m ? csp__load(&m->curg, CSP__RELAXED) : self;
     if (g->lockcount == UINT32_MAX) csp_panic("LockOSThread nesting overflow");
-    if (g->lockcount++ == 0 && m) {
+    if (g->lockcount++ == 0 && m && !csp__det.on) {
         csp__store(&g->lockedm, m, CSP__RELAXED);
         csp__store(&m->lockedg, g, CSP__RELAXED);
     }
@@ -2990,7 +3165,7 @@ CSP__DEF void csp_unlock_os_thread(void) {
     csp__g *self = csp__self();
     csp__m *m = csp__enter();
     csp__g *g = m ? csp__load(&m->curg, CSP__RELAXED) : self;
-    if (g->lockcount > 0 && --g->lockcount == 0 && m) {
+    if (g->lockcount > 0 && --g->lockcount == 0 && m && !csp__det.on) {
         csp__store(&g->lockedm, (csp__m *)NULL, CSP__RELAXED);
         csp__store(&m->lockedg, (csp__g *)NULL, CSP__RELAXED);
     }
@@ -3095,6 +3270,9 @@ static void *csp__sysmon(void *arg) {
             now - csp__load(&csp__np_lastpoll, CSP__RELAXED) > 10 * CSP_MILLISECOND) {
             if (csp__netpoll(0) > 0) took = true;
         }
+        /* Free stacks beyond the warm ones give their pages back, a batch
+         * per tick (csp__stk_scavenge). */
+        if (csp__stk_scavenge(64)) took = true;
         if (took) delay = 20 * CSP_MICROSECOND;
         else if (delay < 10 * CSP_MILLISECOND) delay *= 2;
         if (csp__load(&csp__dead_since, CSP__RELAXED)) {
@@ -3107,6 +3285,7 @@ static void *csp__sysmon(void *arg) {
             csp__store(&csp__sched.sysmon_wake, 0u, CSP__RELAXED);
             csp__store(&csp__sched.sysmon_idle, 1, CSP__SEQCST);
             if (csp__load(&csp__sched.npidle, CSP__SEQCST) == csp__load(&csp__sched.maxprocs, CSP__RELAXED)) {
+                while (csp__stk_scavenge(256)) {}   /* idle: finish giving pages back first */
                 struct timespec lt = { 1, 0 };
                 if (csp__load(&csp__dead_since, CSP__RELAXED) || csp__load(&csp__sched.runqsize, CSP__RELAXED) > 0) {
                     lt.tv_sec = 0; lt.tv_nsec = 10 * 1000000;
@@ -3187,8 +3366,28 @@ static const char *const csp__gstatus_name[] = { "idle", "runnable", "running", 
 
 /* go_style: durations as Go's tracebacks show them (only from a minute on);
  * otherwise in milliseconds, always. */
+/* Stack high-water: the bytes between the top of g's stack and its lowest
+ * resident page (mincore), i.e. how deep the stack has been used. A stack
+ * reused from the cache also shows the depth of its earlier owners, so this
+ * is an upper bound; a fresh stack (or a non-default size) is exact to a
+ * page. -1 for stacks the runtime did not make (main's, threads'). */
+CSP__FN long long csp__stack_touched(csp__g *g) {
+    if (g->flags & CSP__GF_NATIVE) return -1;
+    size_t pg = csp__pagesize();
+    uintptr_t lo = ((uintptr_t)g->stack_lo) & ~(uintptr_t)(pg - 1);
+    uintptr_t top = ((uintptr_t)g + pg - 1) & ~(uintptr_t)(pg - 1);
+    unsigned char vec[256];
+    for (uintptr_t a = lo; a < top; a += sizeof vec * pg) {
+        size_t len = top - a < sizeof vec * pg ? top - a : sizeof vec * pg;
+        if (mincore((void *)a, len, vec) != 0) return -1;
+        for (size_t i = 0; i < len / pg; i++)
+            if (vec[i] & 1) return (long long)((uintptr_t)g - (a + i * pg));
+    }
+    return 0;
+}
+
 CSP__FN void csp__dump_locked(int fd, bool go_style) {
-    char buf[256];
+    char buf[320];
     int64_t now = csp_now();
     for (csp__g *g = csp__sched.allg; g; g = g->allnext) {
         uint32_t st = csp__load(&g->status, CSP__RELAXED);
@@ -3209,6 +3408,12 @@ CSP__FN void csp__dump_locked(int fd, bool go_style) {
         else
             n = snprintf(buf, sizeof buf, "goroutine %llu%s%s%s [%s]:\n", (unsigned long long)g->id,
                          g->name[0] ? " \"" : "", g->name, g->name[0] ? "\"" : "", what);
+        long long used = go_style ? -1 : csp__stack_touched(g);
+        if (n > 1 && used >= 0 && (size_t)n < sizeof buf) {   /* csp_dump: the high-water on the same line */
+            int k = snprintf(buf + n - 1, sizeof buf - (size_t)n + 1, " stack %lld KiB of %zu KiB used\n",
+                             (used + 1023) / 1024, g->stack_size / 1024);
+            if (k > 0) n += k - 1;
+        }
         if (n > 0) csp__write_all(fd, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
     }
 }
@@ -3243,13 +3448,13 @@ CSP__FN bool csp__dead_locked(void) {
 }
 CSP__FN void csp__checkdead_locked(void) {
     if (!csp__dead_locked()) { csp__store(&csp__dead_since, (int64_t)0, CSP__RELAXED); return; }
-    if (csp__load(&csp__dead_since, CSP__RELAXED) == 0) {
+    if (csp__load(&csp__dead_since, CSP__RELAXED) == 0 && !csp__det.on) {   /* deterministic: no sysmon, no grace */
         csp__store(&csp__dead_since, csp_now(), CSP__RELAXED);
         csp__store(&csp__sched.sysmon_wake, 1u, CSP__RELEASE);   /* sysmon gives the verdict */
         csp__futex_wake(&csp__sched.sysmon_wake, 1);
         return;
     }
-    if (csp_now() - csp__load(&csp__dead_since, CSP__RELAXED) < CSP__DEAD_GRACE) return;
+    if (!csp__det.on && csp_now() - csp__load(&csp__dead_since, CSP__RELAXED) < CSP__DEAD_GRACE) return;
     csp__sched.deadlock_checks = 0;
     fflush(NULL);
     csp__write_str(2, "fatal error: all goroutines are asleep - deadlock!\n\n");
@@ -3357,7 +3562,7 @@ CSP__FN void csp__procresize_locked(int n) {
 CSP__DEF int csp_maxprocs(int n) {
     csp__rt_start();
     int old = csp__load(&csp__sched.maxprocs, CSP__ACQUIRE);
-    if (n <= 0) return old;
+    if (n <= 0 || csp__det.on) return old;   /* deterministic mode: always 1 */
     if (n > CSP__MAXPROCS) n = CSP__MAXPROCS;
     csp__lock(&csp__sched.lock);
     old = csp__sched.maxprocs;
@@ -3376,6 +3581,28 @@ static CSP__NOINLINE void csp__rt_init(void) {
         long v = strtol(env, &end, 10);
         if (end && *end == 0 && v > 0) n = v > CSP__MAXPROCS ? CSP__MAXPROCS : (int)v;
     }
+    const char *seed = getenv("CSP_SEED");
+    if (seed && *seed) {
+        char *end = NULL;
+        unsigned long long v = strtoull(seed, &end, 10);
+        if (end && *end == 0) {
+            csp__det.on = 1;
+            csp__det.seed = v;
+            /* splitmix64 of the seed: nearby seeds start far apart */
+            uint64_t z = v + 0x9E3779B97F4A7C15ull;
+            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+            z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+            z ^= z >> 31;
+            csp__det.rand = z ? z : 1;
+            n = 1;
+            csp__stk_inline_scavenge = 1;   /* no sysmon */
+            const char *vt = getenv("CSP_SEED_VIRTUAL_TIME");
+            if (vt && *vt && strcmp(vt, "0") != 0) {
+                csp__det.vnow = csp__mono();
+                __atomic_store_n(&csp__det.virt, 1, __ATOMIC_RELEASE);
+            }
+        }
+    }
     csp__sched.goidgen = 2;   /* 1 is main's */
     csp__sched.ngoroutines = 1;   /* main counts from the start */
     if (syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0)
@@ -3384,6 +3611,7 @@ static CSP__NOINLINE void csp__rt_init(void) {
     csp__procresize_locked(n);
     csp__unlock(&csp__sched.lock);
     csp__sched.coarse_now = csp_now();
+    if (csp__det.on) { csp__sched.started = 1; return; }   /* no sysmon: one thread */
     pthread_attr_t a;
     pthread_attr_init(&a);
     pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
@@ -3747,12 +3975,19 @@ CSP__FN void csp__sel_timeout_fire(csp__tmr *t, int64_t now) {
 }
 typedef struct csp__sel_arm { csp__selctx *sel; csp__tmr *t; } csp__sel_arm;
 CSP__FN bool csp__sel_unlockf_timer(csp__g *g, void *arg) {
+    /* Off our stack: arm the timer first, unlock the channels last. Once
+     * they are unlocked a partner may complete the select, and the select
+     * (whose frame holds *a and the timer) may return: nothing of it may be
+     * touched after csp__sel_unlock. A timer that fires before the unlock
+     * only readies us; we then wait for the channel locks. */
     csp__sel_arm *a = (csp__sel_arm *)arg;
-    csp__sel_unlock(a->sel);
-    /* Off our stack: now the timer may fire and ready us. */
+    csp__selctx *sel = a->sel;
+    csp__tmr *t = a->t;
+    int64_t when = t->when;
     csp__m *m = csp__getm();
-    csp__timer_add(csp__load(&m->p, CSP__RELAXED), a->t);
-    if (csp__load(&csp__sched.npidle, CSP__RELAXED) > 0) csp__wake_timer_sleeper(a->t->when);
+    csp__timer_add(csp__load(&m->p, CSP__RELAXED), t);
+    if (csp__load(&csp__sched.npidle, CSP__RELAXED) > 0) csp__wake_timer_sleeper(when);
+    csp__sel_unlock(sel);
     (void)g;
     return true;
 }
@@ -4319,8 +4554,9 @@ CSP__FN void csp__timer_start(csp__tmr *t) {
     csp__m *m = csp__getm();
     csp__p *p = m ? csp__load(&m->p, CSP__RELAXED) : NULL;
     if (!p) p = csp__load(&csp__sched.allp[0], CSP__ACQUIRE);
+    int64_t when = t->when;   /* once in the heap, t is the firing M's (a ticker re-arms) */
     csp__timer_add(p, t);
-    csp__wake_timer_sleeper(t->when);
+    csp__wake_timer_sleeper(when);
 }
 CSP__FN void csp__timer_fire(csp__tmr *t, int64_t now) {
     csp_timer *tm = (csp_timer *)t->arg;
@@ -4379,10 +4615,9 @@ CSP__DEF csp_chan *csp_timer_chan(csp_timer *t) { return t->c; }
 /* Take t out of its heap, and make sure its callback is not running. */
 CSP__FN bool csp__timer_quiesce(csp__tmr *t) {
     bool was = csp__timer_del(t);
-    if (!was) {
-        csp__timer_wait_idle(t);
-        if (t->period > 0) was = csp__timer_del(t);   /* a ticker re-arms before it fires */
-    }
+    /* Always wait: a ticker is back in its heap while its callback runs. */
+    csp__timer_wait_idle(t);
+    if (!was && t->period > 0) was = csp__timer_del(t);
     return was;
 }
 CSP__DEF bool csp_timer_stop(csp_timer *t) { return csp__timer_quiesce(&t->t); }
@@ -4456,7 +4691,7 @@ struct csp_ctx {
     void *val;
 };
 static csp_ctx csp__ctx_bg = { CSP__CTX_BG, 1, NULL, {0}, 0, NULL, NULL, NULL, NULL, NULL, false, false, 0,
-                               { 0, 0, NULL, NULL, NULL, -1, 0, 0, 0 }, false, NULL, NULL };
+                               { 0, 0, NULL, NULL, NULL, -1, 0, 0, 0, 0 }, false, NULL, NULL };
 
 CSP__DEF csp_ctx *csp_ctx_background(void) { return &csp__ctx_bg; }
 CSP__FN csp_ctx *csp__ctxnz(csp_ctx *c) { return c ? c : &csp__ctx_bg; }

@@ -1086,6 +1086,12 @@ CSP_TEST_FN_ int csp_test_main(int argc, char **argv) {
         ms = csp_test_now_ms() - t0;
         if (__atomic_load_n(&csp_test_failures_, __ATOMIC_SEQ_CST) != before) {
             csp_test_printf_("[  FAILED  ] %s (%" PRId64 " ms)\n", t->name, ms);
+            /* Deterministic mode: the seed reproduces this failure exactly. */
+            if (getenv("CSP_SEED") && *getenv("CSP_SEED"))
+                csp_test_printf_("             rerun: CSP_SEED=%s%s %s (make test SEED=%s T='%s')\n",
+                                 getenv("CSP_SEED"),
+                                 getenv("CSP_SEED_VIRTUAL_TIME") ? " CSP_SEED_VIRTUAL_TIME=1" : "",
+                                 csp_test_argv0_, getenv("CSP_SEED"), t->name);
             failed_names[failed++] = t->name;
         } else if (__atomic_load_n(&csp_test_skipped_, __ATOMIC_SEQ_CST)) {
             csp_test_printf_("[  SKIPPED ] %s (%" PRId64 " ms)\n", t->name, ms);

@@ -204,11 +204,12 @@ static void echo_once(void *arg) {
     csp_chan *c = (csp_chan *)arg;
     long v;
     while (csp_recv(c, &v)) { v += 1; csp_send(c, &v); }
+    csp_chan_release(c);   /* its own reference */
 }
 TEST(main_goroutine_locked) {
     csp_chan *c = csp_chan_make(sizeof(long), 0);
     REQUIRE(c);
-    REQUIRE_EQ(csp_go(echo_once, c), 0);
+    REQUIRE_EQ(csp_go(echo_once, csp_chan_retain(c)), 0);
     csp_lock_os_thread();
     pid_t me = tid();
     long moved = 0, bad = 0;

@@ -532,3 +532,64 @@ TEST(many_sleepers_wake_on_time) {
     latch_wait(&sl_done);
     for (int k = 0; k < 16; k++) EXPECT_GE(sl_late[k], 0, "sleeper %d woke early", k);
 }
+
+/* ---- sysmon's scavenger gives free stacks' pages back in the background ------------ */
+static void touch_and_park(void *arg) {
+    volatile char buf[12000];
+    memset((char *)buf, 1, sizeof buf);   /* a few resident stack pages */
+    gate_wait((gate *)arg);
+}
+TEST(scavenger_gives_free_stack_pages_back) {
+    static gate g;
+    long n = CSP__STK_WARM + 2000;
+    csp_waitgroup wg = {0};
+    for (long i = 0; i < n; i++) REQUIRE_EQ(csp_wg_go(&wg, touch_and_park, &g), 0);
+    while (gate_waiting(&g) < n) csp_sleep(100 * CSP_MICROSECOND);
+    gate_open(&g);
+    csp_wg_wait(&wg);
+    /* Exits gave no pages back themselves; sysmon does it soon after
+     * (bounded poll of the allocator's state: nothing to wait on). */
+    size_t released = 0;
+    for (int i = 0; i < 5000; i++) {
+        pthread_mutex_lock(&csp__stk.lock);
+        released = csp__stk.released;
+        pthread_mutex_unlock(&csp__stk.lock);
+        if (released >= 1000) break;
+        csp_sleep(CSP_MILLISECOND);
+    }
+    EXPECT_GE_U(released, 1000u, "free stacks beyond the warm %d given back by sysmon", CSP__STK_WARM);
+}
+
+/* ---- stack high-water in csp_dump ----------------------------------------------------- */
+static gate hw_gate;
+static CSP__NOINLINE void hw_deep(void *arg) {
+    volatile char buf[100 * 1024];   /* about 100 KiB of this stack, touched */
+    memset((char *)buf, 7, sizeof buf);
+    gate_wait((gate *)arg);
+    __asm__ __volatile__("" :: "r"(buf) : "memory");
+}
+TEST(dump_shows_stack_high_water) {
+    /* A non-default size gets a fresh mapping: the count is exact. */
+    REQUIRE_EQ(csp_go_ex(hw_deep, &hw_gate, &(csp_go_opts){ 384 * 1024, "deep" }), 0);
+    while (gate_waiting(&hw_gate) < 1) csp_yield();
+    char path[] = "/tmp/csp_dump_XXXXXX";
+    int fd = mkstemp(path);
+    REQUIRE(fd >= 0);
+    unlink(path);
+    csp_dump(fd);
+    char buf[8192];
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    close(fd);
+    REQUIRE(n > 0);
+    buf[n] = 0;
+    const char *line = strstr(buf, "\"deep\"");
+    REQUIRE(line != NULL, "dump: %s", buf);
+    long used = -1, total = -1;
+    const char *st = strstr(line, " stack ");
+    REQUIRE(st != NULL, "no high-water on: %s", line);
+    REQUIRE_EQ(sscanf(st, " stack %ld KiB of %ld KiB used", &used, &total), 2, "%s", st);
+    EXPECT_EQ(total, 384L);
+    EXPECT_GE(used, 100L, "touched 100 KiB: %s", line);
+    EXPECT_LE(used, 100L + 24, "touched 100 KiB (plus frames, the descriptor and a page): %s", line);
+    gate_open(&hw_gate);
+}
