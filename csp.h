@@ -683,7 +683,12 @@ void AnnotateIgnoreSyncEnd(const char *f, int l);
  * business, ordered by the switch itself (which TSan must not see as sync). */
 #define CSP__TSAN_READS_BEGIN() AnnotateIgnoreReadsBegin(__FILE__, __LINE__)
 #define CSP__TSAN_READS_END() AnnotateIgnoreReadsEnd(__FILE__, __LINE__)
+/* errno is the thread's, shared by every goroutine that runs there: the
+ * library sets it as a courtesy after a failure (the return value is the
+ * error), and those stores are not races between goroutines. */
+#define csp__set_errno(e) (AnnotateIgnoreWritesBegin(__FILE__, __LINE__), errno = (e), AnnotateIgnoreWritesEnd(__FILE__, __LINE__))
 #else
+#define csp__set_errno(e) ((void)(errno = (e)))
 #define CSP__TSAN_HOOK_BEGIN() ((void)0)
 #define CSP__TSAN_HOOK_END() ((void)0)
 #define CSP__TSAN_READS_BEGIN() ((void)0)
@@ -1545,6 +1550,9 @@ CSP_NORETURN CSP__FN void csp__stack_overflow(csp__g *g) {
     csp__write_str(2, " bytes");
     if (g->name[0]) { csp__write_str(2, ", name \""); csp__write_str(2, g->name); csp__write_str(2, "\""); }
     csp__write_str(2, ")\n");
+    /* The high-water is the whole stack here; say how to size it. */
+    csp__write_str(2, "stack used: all of it; give this goroutine a larger csp_go_opts.stack_size "
+                      "(csp_dump shows each goroutine's high-water: \"stack N KiB of M KiB used\")\n");
     _exit(2);
 }
 
@@ -2381,7 +2389,8 @@ CSP__FN void csp__park(csp__unlockf unlockf, void *arg, const char *reason, void
     }
     csp__g *g = csp__load(&m->curg, CSP__RELAXED);
     csp__store(&g->waitreason, reason, CSP__RELAXED);
-    csp__store(&g->waitsince, csp__load(&csp__sched.coarse_now, CSP__RELAXED), CSP__RELAXED);
+    csp__store(&g->waitsince, CSP__UNLIKELY(csp__det.on) ? csp_now()   /* no sysmon to keep the coarse clock */
+                              : csp__load(&csp__sched.coarse_now, CSP__RELAXED), CSP__RELAXED);
     csp__store(&g->status, (uint32_t)CSP__G_WAITING, CSP__RELAXED);
     if (hb) csp__hb_release(hb);
     csp__store(&m->hook, (int)CSP__HOOK_PARK, CSP__RELAXED);
@@ -5009,10 +5018,14 @@ CSP__DEF void csp_errgroup_free(csp_errgroup *g) {
 /* >>poller =======================================================================
  * One epoll instance, edge-triggered, each fd registered once for
  * EPOLLIN|EPOLLOUT|EPOLLRDHUP (Go's netpoll). Per fd a csp__pd (table by fd
- * number, never freed) holds, under its lock, for each direction either a
- * waiting goroutine or a "ready" flag (an edge that nobody was waiting
- * for). Readiness is a hint: the caller retries its syscall and waits again
- * on EAGAIN.
+ * number, never freed) holds, under its lock, for each direction either the
+ * list of waiting goroutines or a "ready" flag (an edge that nobody was
+ * waiting for). Readiness is a hint: the caller retries its syscall and
+ * waits again on EAGAIN. An edge wakes every waiter of its direction: with
+ * edge triggering, one that read only part of the data would otherwise
+ * leave the others parked with data there and no edge to come (Go
+ * serialises readers with a lock instead; several readers of one fd are
+ * rare, and csp_fd_close must wake them all anyway).
  * Stale wake-ups: every registration gets a new generation (seq) carried in
  * the epoll event; events of an older generation are dropped. A plain
  * close(2) makes the kernel forget the fd, so each time a waiter is about
@@ -5034,6 +5047,8 @@ CSP__DEF void csp_errgroup_free(csp_errgroup *g) {
 typedef struct csp__pdw {
     csp__g *g;               /* waiting goroutine or thread */
     int result;              /* 0 ready, -EBADF closed (set by the waker) */
+    struct csp__pdw *next, *prev;   /* pd->w[dir] (pd->lock); after a wake: the woken chain */
+    bool queued;             /* in pd->w[dir] */
 } csp__pdw;
 typedef struct csp__pd {
     csp__lock_t lock;
@@ -5041,7 +5056,8 @@ typedef struct csp__pd {
     bool registered;
     bool closing;
     bool ready[2];           /* [0] read, [1] write: an edge nobody took */
-    csp__pdw *w[2];
+    csp__pdw *w[2];          /* waiters per direction: a FIFO list */
+    csp__pdw *wtail[2];
 } csp__pd;
 
 static struct {
@@ -5120,17 +5136,32 @@ CSP__FN int csp__pd_register(int fd, csp__pd *pd) {
     return -errno;
 }
 
-/* Wake the waiter of one direction (pd->lock held): it gets `result`.
- * Returns the goroutine to ready, or NULL. */
-CSP__FN csp__g *csp__pd_wake(csp__pd *pd, int dir, int result) {
+CSP__FN void csp__pdw_unlink(csp__pd *pd, int dir, csp__pdw *w) {   /* pd->lock */
+    if (w->prev) w->prev->next = w->next; else pd->w[dir] = w->next;
+    if (w->next) w->next->prev = w->prev; else pd->wtail[dir] = w->prev;
+    w->next = w->prev = NULL;
+    w->queued = false;
+}
+/* Wake the waiters of one direction (pd->lock held): each gets `result`.
+ * Returns their goroutines to ready, as an array filled into gs (up to
+ * max; the rest are left for the next call: *more set). */
+CSP__FN int csp__pd_wake(csp__pd *pd, int dir, int result, csp__g **gs, int max, bool *more) {
+    int n = 0;
     csp__pdw *w = pd->w[dir];
-    if (!w) { if (result == 0) pd->ready[dir] = true; return NULL; }
-    uint32_t z = 0;
-    if (!csp__cas(&w->g->selectdone, &z, 1u, CSP__ACQREL)) return NULL;   /* its ctx won */
-    pd->w[dir] = NULL;
-    w->result = result;
-    w->g->param = w;
-    return w->g;
+    if (!w) { if (result == 0) pd->ready[dir] = true; return 0; }
+    while (w && n < max) {
+        csp__pdw *next = w->next;
+        uint32_t z = 0;
+        if (csp__cas(&w->g->selectdone, &z, 1u, CSP__ACQREL)) {   /* else its ctx won: it leaves by itself */
+            csp__pdw_unlink(pd, dir, w);
+            w->result = result;
+            w->g->param = w;
+            gs[n++] = w->g;
+        }
+        w = next;
+    }
+    if (w && more) *more = true;
+    return n;
 }
 
 /* Poll: block up to timeout_ns (< 0: forever, 0: not at all); ready what
@@ -5156,14 +5187,20 @@ CSP__FN int csp__netpoll(int64_t timeout_ns) {
         csp__pd *pd = csp__pd_peek(fd);
         if (!pd) continue;
         uint32_t e = evs[i].events;
-        csp__g *gs[2] = { NULL, NULL };
-        csp__lock(&pd->lock);
-        if (pd->seq == seq && !pd->closing) {
-            if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) gs[0] = csp__pd_wake(pd, 0, 0);
-            if (e & (EPOLLOUT | EPOLLHUP | EPOLLERR)) gs[1] = csp__pd_wake(pd, 1, 0);
+        for (int dir = 0; dir < 2; dir++) {
+            uint32_t want = dir == 0 ? (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR) : (EPOLLOUT | EPOLLHUP | EPOLLERR);
+            if (!(e & want)) continue;
+            bool more = true;
+            while (more) {   /* all of them, a batch at a time (readied outside the lock) */
+                csp__g *gs[16];
+                int k = 0;
+                more = false;
+                csp__lock(&pd->lock);
+                if (pd->seq == seq && !pd->closing) k = csp__pd_wake(pd, dir, 0, gs, 16, &more);
+                csp__unlock(&pd->lock);
+                for (int j = 0; j < k; j++) { csp__ready(gs[j]); woke++; }
+            }
         }
-        csp__unlock(&pd->lock);
-        for (int k = 0; k < 2; k++) if (gs[k]) { csp__ready(gs[k]); woke++; }
     }
     return woke;
 }
@@ -5210,8 +5247,7 @@ CSP__FN int csp__fd_wait1(int fd, int dir, csp_ctx *ctx) {
     if (rc == -EPERM) { csp__unlock(&pd->lock); csp__leave(); return 0; }   /* regular file: always ready */
     if (rc < 0) { csp__unlock(&pd->lock); csp__leave(); return rc; }
     if (pd->ready[dir]) { pd->ready[dir] = false; csp__unlock(&pd->lock); csp__leave(); return 0; }
-    if (pd->w[dir]) { csp__unlock(&pd->lock); csp__leave(); csp_panic("csp_fd_wait: two goroutines wait to %s fd %d at once", dir ? "write" : "read", fd); }
-    csp__pdw w = { self, 0 };
+    csp__pdw w = { self, 0, NULL, NULL, false };
     csp__sudog sg;
     memset(&sg, 0, sizeof sg);
     csp__store(&self->selectdone, 0u, CSP__RELAXED);
@@ -5226,7 +5262,10 @@ CSP__FN int csp__fd_wait1(int fd, int dir, csp_ctx *ctx) {
         csp__wq_push(&done->recvq, &sg);
         csp__hb_release(&done->lock);
     }
-    pd->w[dir] = &w;
+    w.prev = pd->wtail[dir];
+    if (w.prev) w.prev->next = &w; else pd->w[dir] = &w;
+    pd->wtail[dir] = &w;
+    w.queued = true;
     csp__fadd(&csp__sched.nwaitio, 1, CSP__SEQCST);
     /* Someone must poll: wake an idle thread if every one sleeps on its futex. */
     if (!csp__load(&csp__np_polling_flag, CSP__ACQUIRE)) csp__wakep();
@@ -5236,7 +5275,7 @@ CSP__FN int csp__fd_wait1(int fd, int dir, csp_ctx *ctx) {
     /* Woken by the poller / csp_fd_close (param = &w) or by ctx (param = &sg). */
     bool by_fd = self->param == (void *)&w;
     csp__lock(&pd->lock);
-    if (pd->w[dir] == &w) pd->w[dir] = NULL;
+    if (w.queued) csp__pdw_unlink(pd, dir, &w);
     csp__unlock(&pd->lock);
     if (done) {
         csp__lock(&done->lock);
@@ -5249,7 +5288,7 @@ CSP__FN int csp__fd_wait1(int fd, int dir, csp_ctx *ctx) {
 }
 
 CSP__DEF int csp_fd_wait(int fd, int events, csp_ctx *ctx) {
-    if (fd < 0 || fcntl(fd, F_GETFD) < 0) { errno = EBADF; return -EBADF; }
+    if (fd < 0 || fcntl(fd, F_GETFD) < 0) { csp__set_errno(EBADF); return -EBADF; }
     if (!(events & (CSP_READABLE | CSP_WRITABLE))) return 0;
     if (fd > 2) {   /* switch to non-blocking (0-2 are shared with the parent) */
         int fl = fcntl(fd, F_GETFL);
@@ -5270,7 +5309,7 @@ CSP__DEF int csp_fd_wait(int fd, int events, csp_ctx *ctx) {
         }
     }
     int rc = csp__fd_wait1(fd, (events & CSP_WRITABLE) ? 1 : 0, ctx);
-    if (rc < 0) errno = -rc;
+    if (rc < 0) csp__set_errno(-rc);
     return rc;
 }
 
@@ -5296,7 +5335,7 @@ CSP__FN ssize_t csp__section_rw(int fd, void *buf, size_t n, bool wr) {
     ssize_t r = wr ? write(fd, buf, n) : read(fd, buf, n);
     int e = r < 0 ? errno : 0;
     csp_block_end();
-    if (r < 0) errno = e;
+    if (r < 0) csp__set_errno(e);
     return r;
 }
 
@@ -5311,14 +5350,14 @@ CSP__FN int csp__io_again(int fd, int dir, bool pollable, ssize_t *rc) {
         if (w == 0) return 1;
         e = -w;
     }
-    errno = e;
+    csp__set_errno(e);
     *rc = -e;
     return 0;
 }
 
 CSP__DEF ssize_t csp_read(int fd, void *buf, size_t n) {
     int mode = csp__fd_mode(fd);
-    if (mode < 0) { errno = -mode; return mode; }
+    if (mode < 0) { csp__set_errno(-mode); return mode; }
     for (;;) {
         ssize_t r = mode == 0 ? csp__section_rw(fd, buf, n, false) : read(fd, buf, n);
         if (r >= 0 || !csp__io_again(fd, 0, mode == 1, &r)) return r;
@@ -5327,7 +5366,7 @@ CSP__DEF ssize_t csp_read(int fd, void *buf, size_t n) {
 
 CSP__DEF ssize_t csp_write(int fd, const void *buf, size_t n) {
     int mode = csp__fd_mode(fd);
-    if (mode < 0) { errno = -mode; return mode; }
+    if (mode < 0) { csp__set_errno(-mode); return mode; }
     const char *p = (const char *)buf;
     size_t left = n;
     bool sock = true;
@@ -5349,7 +5388,7 @@ CSP__DEF ssize_t csp_write(int fd, const void *buf, size_t n) {
 
 CSP__DEF int csp_accept(int fd, struct sockaddr *addr, socklen_t *len) {
     int mode = csp__fd_mode(fd);
-    if (mode < 0) { errno = -mode; return mode; }
+    if (mode < 0) { csp__set_errno(-mode); return mode; }
     for (;;) {
         int c = accept4(fd, addr, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (c >= 0) return c;
@@ -5361,26 +5400,26 @@ CSP__DEF int csp_accept(int fd, struct sockaddr *addr, socklen_t *len) {
 
 CSP__DEF int csp_connect(int fd, const struct sockaddr *addr, socklen_t len) {
     int mode = csp__fd_mode(fd);
-    if (mode < 0) { errno = -mode; return mode; }
+    if (mode < 0) { csp__set_errno(-mode); return mode; }
     int r = connect(fd, addr, len);
     if (r == 0) return 0;
     int e = errno;
-    if (e != EINPROGRESS && e != EINTR) { errno = e; return -e; }
+    if (e != EINPROGRESS && e != EINTR) { csp__set_errno(e); return -e; }
     for (;;) {
         int w = csp__fd_wait1(fd, 1, NULL);
-        if (w < 0) { errno = -w; return w; }
+        if (w < 0) { csp__set_errno(-w); return w; }
         int soerr = 0;
         socklen_t sl = sizeof soerr;
-        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0) { e = errno; errno = e; return -e; }
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0) { e = errno; csp__set_errno(e); return -e; }
         if (soerr == 0) {
             /* Writable with no error: connected (or a spurious edge: check). */
             struct sockaddr_storage ss;
             socklen_t pl = sizeof ss;
             if (getpeername(fd, (struct sockaddr *)&ss, &pl) == 0) return 0;
-            if (errno != ENOTCONN) { e = errno; errno = e; return -e; }
+            if (errno != ENOTCONN) { e = errno; csp__set_errno(e); return -e; }
             continue;
         }
-        errno = soerr;
+        csp__set_errno(soerr);
         return -soerr;
     }
 }
@@ -5388,11 +5427,25 @@ CSP__DEF int csp_connect(int fd, const struct sockaddr *addr, socklen_t len) {
 CSP__DEF int csp_fd_close(int fd) {
     csp__pd *pd = csp__pd_peek(fd);
     if (pd) {
-        csp__g *gs[2];
+        /* Every waiter: collected under the lock, readied after it. */
+        csp__g *small[32], **gs = small;
+        int ng = 0, cap = 32;
         csp__lock(&pd->lock);
         pd->closing = true;
-        gs[0] = csp__pd_wake(pd, 0, -EBADF);
-        gs[1] = csp__pd_wake(pd, 1, -EBADF);
+        for (int dir = 0; dir < 2; dir++) {
+            bool more = true;
+            while (more) {
+                more = false;
+                if (ng == cap) {
+                    csp__g **ngs = (csp__g **)CSP_MALLOC((size_t)cap * 2 * sizeof *ngs);
+                    if (!ngs) csp__fatal("out of memory");
+                    memcpy(ngs, gs, (size_t)ng * sizeof *ngs);
+                    if (gs != small) CSP_FREE(gs);
+                    gs = ngs; cap *= 2;
+                }
+                ng += csp__pd_wake(pd, dir, -EBADF, gs + ng, cap - ng, &more);
+            }
+        }
         if (pd->registered) epoll_ctl(csp__np.epfd, EPOLL_CTL_DEL, fd, NULL);
         pd->registered = false;
         pd->seq++;   /* events already queued for it are stale now */
@@ -5402,12 +5455,13 @@ CSP__DEF int csp_fd_close(int fd) {
         pd->closing = false;
         csp__unlock(&pd->lock);
         csp__enter();
-        for (int k = 0; k < 2; k++) if (gs[k]) csp__ready(gs[k]);
+        for (int k = 0; k < ng; k++) csp__ready(gs[k]);
         csp__leave();
-        if (rc != 0) { errno = e; return -e; }
+        if (gs != small) CSP_FREE(gs);
+        if (rc != 0) { csp__set_errno(e); return -e; }
         return 0;
     }
-    if (close(fd) != 0) { int e = errno; errno = e; return -e; }
+    if (close(fd) != 0) { int e = errno; csp__set_errno(e); return -e; }
     return 0;
 }
 

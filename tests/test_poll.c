@@ -205,21 +205,28 @@ TEST(fd_wait_with_context) {
     EXPECT_STREQ(buf, "abc");
     close(f);
 }
-static int closed_rc = 1;
+enum { CLOSE_READERS = 100 };
+static int closed_rc[CLOSE_READERS];
+static int close_fd;
 static void wait_then_report(void *arg) {
-    int fd = *(int *)arg;
+    int i = (int)(intptr_t)arg;
     char c;
-    closed_rc = (int)csp_read(fd, &c, 1);
+    closed_rc[i] = (int)csp_read(close_fd, &c, 1);
 }
+/* Issue #12: close of an fd with 100 waiting readers wakes all of them. */
 TEST(fd_close_wakes_waiters_with_ebadf) {
     int sv[2];
     REQUIRE_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    close_fd = sv[0];
     csp_waitgroup wg; memset(&wg, 0, sizeof wg);
-    csp_wg_go(&wg, wait_then_report, &sv[0]);
-    for (int64_t t0 = csp_now(); csp__load(&csp__sched.nwaitio, CSP__RELAXED) == 0 && csp_now() - t0 < 5 * CSP_SECOND;) csp_sleep(MS);
+    for (int i = 0; i < CLOSE_READERS; i++) { closed_rc[i] = 1; csp_wg_go(&wg, wait_then_report, (void *)(intptr_t)i); }
+    for (int64_t t0 = csp_now(); csp__load(&csp__sched.nwaitio, CSP__RELAXED) < CLOSE_READERS && csp_now() - t0 < 5 * CSP_SECOND;) csp_sleep(MS);
+    EXPECT_EQ(csp__load(&csp__sched.nwaitio, CSP__RELAXED), (int64_t)CLOSE_READERS, "all readers parked on the fd");
     EXPECT_EQ(csp_fd_close(sv[0]), 0);
     csp_wg_wait(&wg);
-    EXPECT_EQ(closed_rc, -EBADF);
+    int bad = 0;
+    for (int i = 0; i < CLOSE_READERS; i++) bad += closed_rc[i] != -EBADF;
+    EXPECT_EQ(bad, 0, "readers that did not get -EBADF (first: %d)", closed_rc[0]);
     close(sv[1]);
 }
 /* A plain close(2), the number reused by a new pipe: no stale wake-up for

@@ -223,6 +223,7 @@ TEST(stack_overflow_is_reported) {
     EXPECT_CHILD_EXIT(r, 2);
     EXPECT_CHILD_OUTPUT_HAS(r, "goroutine 42: stack overflow (stack size 262144");
     EXPECT_CHILD_OUTPUT_HAS(r, "fatal error: stack overflow");
+    EXPECT_CHILD_OUTPUT_HAS(r, "stack used: all of it");
     csp_test_child_free(&r);
 }
 TEST(stack_overflow_is_reported_with_mprotect_guards) {
