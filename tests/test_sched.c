@@ -422,6 +422,18 @@ TEST(no_deadlock_while_something_can_wake) {
 }
 
 /* ---- dump, panic, bad input ---------------------------------------------------------- */
+/* csp_dump's text, through a temporary file. */
+static ssize_t dump_to(char *buf, size_t size) {
+    char path[] = "/tmp/csp_dump_XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0) return -1;
+    unlink(path);
+    csp_dump(fd);
+    ssize_t n = pread(fd, buf, size - 1, 0);
+    close(fd);
+    buf[n > 0 ? n : 0] = 0;
+    return n;
+}
 static gate dump_gate;
 static latch dump_done;
 static void dump_worker(void *arg) { (void)arg; gate_wait(&dump_gate); latch_done(&dump_done); }
@@ -430,16 +442,8 @@ TEST(dump_lists_goroutines) {
     REQUIRE_EQ(csp_go_ex(dump_worker, NULL, &(csp_go_opts){ 0, "dumpee" }), 0);
     REQUIRE_EQ(csp_go(dump_worker, NULL), 0);
     while (gate_waiting(&dump_gate) < 2) csp_yield();
-    char path[] = "/tmp/csp_dump_XXXXXX";
-    int fd = mkstemp(path);
-    REQUIRE(fd >= 0);
-    unlink(path);
-    csp_dump(fd);
     char buf[8192];
-    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
-    close(fd);
-    REQUIRE(n > 0);
-    buf[n] = 0;
+    REQUIRE(dump_to(buf, sizeof buf) > 0);
     EXPECT(strstr(buf, "goroutine 1 \"main\" [running]") != NULL, "dump: %s", buf);
     EXPECT(strstr(buf, "\"dumpee\" [gate") != NULL, "dump: %s", buf);
     gate_open(&dump_gate);
@@ -572,16 +576,8 @@ TEST(dump_shows_stack_high_water) {
     /* A non-default size gets a fresh mapping: the count is exact. */
     REQUIRE_EQ(csp_go_ex(hw_deep, &hw_gate, &(csp_go_opts){ 384 * 1024, "deep" }), 0);
     while (gate_waiting(&hw_gate) < 1) csp_yield();
-    char path[] = "/tmp/csp_dump_XXXXXX";
-    int fd = mkstemp(path);
-    REQUIRE(fd >= 0);
-    unlink(path);
-    csp_dump(fd);
     char buf[8192];
-    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
-    close(fd);
-    REQUIRE(n > 0);
-    buf[n] = 0;
+    REQUIRE(dump_to(buf, sizeof buf) > 0);
     const char *line = strstr(buf, "\"deep\"");
     REQUIRE(line != NULL, "dump: %s", buf);
     long used = -1, total = -1;

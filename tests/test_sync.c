@@ -54,36 +54,7 @@ TEST(mutex_unlocked_by_another_goroutine) {
     EXPECT(csp_mutex_trylock(&fm), "unlocked by the other goroutine (allowed, as in Go)");
     csp_mutex_unlock(&fm);
 }
-/* Go's TestMutexFairness: a goroutine that keeps re-locking must not starve
- * one that wants the lock now and then (starvation mode). */
-static csp_mutex fair;
-static int fair_stop;
-static void greedy(void *arg) {
-    (void)arg;
-    while (!__atomic_load_n(&fair_stop, __ATOMIC_ACQUIRE)) {
-        csp_mutex_lock(&fair);
-        csp_sleep(100 * CSP_MICROSECOND);
-        csp_mutex_unlock(&fair);
-    }
-}
-static void modest(void *arg) {
-    csp_chan *done = *(csp_chan **)arg;
-    for (int i = 0; i < 10; i++) {
-        csp_sleep(100 * CSP_MICROSECOND);
-        csp_mutex_lock(&fair);
-        csp_mutex_unlock(&fair);
-    }
-    csp_send(done, NULL);
-}
-TEST(mutex_fairness) {
-    csp_chan *done = csp_chan_make(0, 1);
-    csp_go(greedy, NULL);
-    csp_go_copy(modest, &done, sizeof done);
-    csp_case k[1] = { CSP_RECV(done, NULL) };
-    EXPECT_EQ(csp_select(k, 1, 10 * CSP_SECOND), 0, "the modest goroutine got the lock 10 times within 10 s");
-    __atomic_store_n(&fair_stop, 1, __ATOMIC_RELEASE);
-    csp_chan_release(done);
-}
+/* Go's TestMutexFairness: tests/test_sync_go.c (goroutines and plain threads). */
 /* Sync objects on the stack: gone as soon as the last lock returns. */
 static void lock_then_unlock_later(void *arg) {
     csp_mutex *m = *(csp_mutex **)arg;

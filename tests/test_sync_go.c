@@ -71,8 +71,8 @@ static void modest(void *arg) {
     }
     __atomic_store_n(&modest_done, 1, __ATOMIC_RELEASE);
 }
-TEST(mutex_fairness_with_plain_threads) {
-    for (int round = 0; round < 2; round++) {
+TEST(mutex_fairness_goroutines_and_plain_threads) {
+    for (int round = 0; round < 3; round++) {
         __atomic_store_n(&fair_stop, 0, __ATOMIC_RELEASE);
         __atomic_store_n(&modest_done, 0, __ATOMIC_RELEASE);
         csp_waitgroup wg = WG_INIT;
@@ -81,14 +81,17 @@ TEST(mutex_fairness_with_plain_threads) {
             csp_wg_go(&wg, greedy, NULL);
             csp_wg_go(&wg, greedy, NULL);
             th = start_thread(modest, NULL);
-        } else {            /* greedy thread, modest goroutine */
+        } else if (round == 1) {   /* greedy thread, modest goroutine */
             th = start_thread(greedy, NULL);
+            csp_wg_go(&wg, modest, NULL);
+        } else {            /* Go's own case: goroutines on both sides */
+            csp_wg_go(&wg, greedy, NULL);
             csp_wg_go(&wg, modest, NULL);
         }
         EXPECT(wait_count(&modest_done, 1, 10 * CSP_SECOND), "round %d: the modest locker got the lock 10 times within 10 s", round);
         __atomic_store_n(&fair_stop, 1, __ATOMIC_RELEASE);
         csp_wg_wait(&wg);
-        pthread_join(th, NULL);
+        if (round < 2) pthread_join(th, NULL);
     }
 }
 
@@ -715,7 +718,7 @@ static void ta_canceler(void *arg) { (void)arg; csp_sleep(5 * MS); csp_ctx_cance
 TEST(sema_acquire_with_timeout_and_cancel) {
     static const int want[6] = { 0, 0, -ETIMEDOUT, 0, 0, -ETIMEDOUT };
     ta_s = csp_sema_new(2);
-    for (int round = 0; round < 2; round++) {   /* a goroutine (main), then a plain thread */
+    for (int round = 0; round < 3; round++) {   /* a goroutine (main), then a plain thread */
         int rcs[6] = { 1, 1, 1, 1, 1, 1 };
         if (round == 0) ta_sequence(rcs);
         else pthread_join(start_thread(ta_sequence, rcs), NULL);
