@@ -2192,6 +2192,9 @@ CSP__FN void csp__poll_timers(csp__m *m) {
     if (!p) return;
     int64_t t0 = csp__load(&p->timer0, CSP__RELAXED);
     if (CSP__LIKELY(t0 == INT64_MAX)) return;
+    /* Every 8th schedule: a clock read per switch would cost more than the
+     * switch (switches come every few ns in a hand-off chain). */
+    if (csp__load(&p->schedtick, CSP__RELAXED) & 7u) return;
     int64_t now = csp_now();
     if (t0 <= now) csp__run_timers(p, now);
 }
@@ -2666,27 +2669,22 @@ CSP__FN int64_t csp__run_timers(csp__p *p, int64_t now) {
          * at once and ticks stay in order. */
         bool fire = true;
         if (waited) { uint32_t z = 0; fire = csp__cas(&t->running, &z, 1u, CSP__ACQUIRE); }
-        csp__theap_remove_locked(p, t);
         if (t->period > 0) {
             /* Tickers: next fire one period later (skipping missed ones),
-             * saturating: a deadline past the end of time never comes. */
+             * saturating: a deadline past the end of time never comes. Re-
+             * armed in place: a ticker never leaves its heap (t->p stays
+             * set), so a stop or reset racing with this sees it armed and
+             * removes it itself, instead of missing it and arming it twice. */
             int64_t next = t->period > INT64_MAX - t->when ? INT64_MAX : t->when + t->period;
             if (next <= now) {
                 int64_t skip = t->period - (now - t->when) % t->period;
                 next = skip > INT64_MAX - now ? INT64_MAX : now + skip;
             }
             t->when = next;
-            csp__store(&t->p, p, CSP__RELEASE);
-            if (p->ntimers == p->tcap) {
-                int nc = p->tcap ? p->tcap * 2 : 64;
-                csp__tmr **nh = (csp__tmr **)realloc(p->theap, (size_t)nc * sizeof *nh);
-                if (!nh) csp__fatal("out of memory");
-                p->theap = nh; p->tcap = nc;
-            }
-            p->theap[p->ntimers++] = t;
-            csp__theap_up(p, p->ntimers - 1);
+            csp__theap_down(p, t->idx);
             csp__theap_sync0(p);
-            csp__fadd(&csp__sched.ntimers, 1, CSP__SEQCST);
+        } else {
+            csp__theap_remove_locked(p, t);
         }
         if (!fire) continue;
         void (*f)(csp__tmr *, int64_t) = t->f;
@@ -4565,7 +4563,10 @@ CSP__FN void csp__timer_start(csp__tmr *t) {
     if (!p) p = csp__load(&csp__sched.allp[0], CSP__ACQUIRE);
     int64_t when = t->when;   /* once in the heap, t is the firing M's (a ticker re-arms) */
     csp__timer_add(p, t);
-    csp__wake_timer_sleeper(when);
+    /* A running P sees its own timers at its next schedules; others (idle
+     * Ps, plain threads' P 0) need a thread awake for them. */
+    if (!m || !csp__load(&m->p, CSP__RELAXED) || csp__load(&csp__sched.npidle, CSP__RELAXED) > 0)
+        csp__wake_timer_sleeper(when);
 }
 CSP__FN void csp__timer_fire(csp__tmr *t, int64_t now) {
     csp_timer *tm = (csp_timer *)t->arg;
@@ -4630,7 +4631,29 @@ CSP__FN bool csp__timer_quiesce(csp__tmr *t) {
     return was;
 }
 CSP__DEF bool csp_timer_stop(csp_timer *t) { return csp__timer_quiesce(&t->t); }
+/* Re-arm a timer that is still in its heap, in place (Go's modtimer): one
+ * lock, one sift, no remove and re-add. false if it is not in a heap (it
+ * fired, or was stopped): the caller takes the slow path. A callback that
+ * is running meanwhile (a ticker's) may finish: it only sends on the
+ * channel, which is the owner's to keep. */
+CSP__FN bool csp__timer_modify(csp__tmr *t, int64_t when, int64_t period) {
+    csp__p *p = csp__load(&t->p, CSP__ACQUIRE);
+    if (!p) return false;
+    csp__lock(&p->tlock);
+    if (csp__load(&t->p, CSP__RELAXED) != p || t->idx < 0) { csp__unlock(&p->tlock); return false; }
+    int64_t old = t->when;
+    t->when = when;
+    if (period) t->period = period;
+    if (when < old) csp__theap_up(p, t->idx); else csp__theap_down(p, t->idx);
+    csp__theap_sync0(p);
+    csp__unlock(&p->tlock);
+    csp__m *m = csp__getm();
+    if (when < old && (!m || csp__load(&m->p, CSP__RELAXED) != p || csp__load(&csp__sched.npidle, CSP__RELAXED) > 0))
+        csp__wake_timer_sleeper(when);
+    return true;
+}
 CSP__DEF bool csp_timer_reset(csp_timer *t, int64_t ns) {
+    if (csp__timer_modify(&t->t, csp__when(ns), 0)) return true;
     bool was = csp__timer_quiesce(&t->t);
     t->t.when = csp__when(ns);
     csp__timer_start(&t->t);
@@ -4657,6 +4680,7 @@ CSP__DEF csp_ticker *csp_ticker_new(int64_t period_ns) {
 CSP__DEF csp_chan *csp_ticker_chan(csp_ticker *t) { return t->tm.c; }
 CSP__DEF void csp_ticker_reset(csp_ticker *t, int64_t period_ns) {
     if (period_ns <= 0) csp_panic("non-positive interval for Ticker.Reset");
+    if (csp__timer_modify(&t->tm.t, csp__deadline(period_ns), period_ns)) return;
     csp__timer_quiesce(&t->tm.t);
     t->tm.t.period = period_ns;
     t->tm.t.when = csp__deadline(period_ns);

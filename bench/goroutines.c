@@ -272,6 +272,6 @@ int main(int argc, char **argv) {
     bench_run("go/spawn_wait", bench_n(2000000, 200000), go_spawn_wait, NULL);
     bench_run("go/pingpong_hog", bench_n(500000, 50000), go_pingpong_hog, NULL);
     bench_run("go/daisy_100k", bench_n(100000, 10000), go_daisy, NULL);
-    if (bench_want("go/park_1m") || bench_want("go/park_1m_rss")) go_park(bench_n(1000000, 100000));
+    if (bench_want("go/park_1m") || bench_want("go/park_1m_rss")) go_park(bench_n(200000, 100000));
     return 0;
 }

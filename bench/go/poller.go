@@ -110,6 +110,6 @@ func tcpPingPong(n int) {
 }
 
 func main() {
-	benchRun("poll/pipe_pingpong", benchN(100000, 10000), pipePingPong)
-	benchRun("poll/tcp_pingpong", benchN(50000, 5000), tcpPingPong)
+	benchRun("poll/pipe_pingpong", benchN(30000, 3000), pipePingPong)
+	benchRun("poll/tcp_pingpong", benchN(20000, 2000), tcpPingPong)
 }

@@ -158,11 +158,65 @@ func tickerReset(k int) {
 	ticker.Stop()
 }
 
+// time/sleep follows BenchmarkSleep: per bench(1000): wg.Add(1000); 1000 x
+// go { Sleep(1 ns); wg.Done() }; wg.Wait(). Per op: one goroutine created,
+// put to sleep on a timer, woken by it, and ended (C: csp_go,
+// csp_sleep(1), csp_wg_done).
+func sleepGoroutines(k int) {
+	var wg sync.WaitGroup
+	wg.Add(k)
+	for i := 0; i < k; i++ {
+		go func() {
+			time.Sleep(time.Nanosecond)
+			wg.Done()
+		}()
+	}
+	wg.Wait()
+}
+
+// time/ticker follows BenchmarkTicker: per bench(1000): ticker :=
+// NewTicker(1 ns); 1000 x <-ticker.C; ticker.Stop(). Per op: one tick
+// received, the receiver parking until the ticker's timer fires (C:
+// csp_ticker_new(1), csp_recv, csp_ticker_stop, csp_ticker_release).
+func tickerRecv(k int) {
+	ticker := time.NewTicker(time.Nanosecond)
+	for i := 0; i < k; i++ {
+		<-ticker.C
+	}
+	ticker.Stop()
+}
+
+// time/after_func_fire follows BenchmarkAfterFunc: per bench(1000): c :=
+// make(chan bool); a chain of 1001 AfterFunc(0, f) where each f does n--,
+// then AfterFunc(0, f) again while n >= 0, else c <- true; the caller
+// waits on <-c. Per op: one AfterFunc created, fired, and its func run in
+// a goroutine of its own, strictly one after the other. C: f keeps the
+// csp_timer of each link in an array (Go: garbage) and bench(1000)
+// releases the 1001 timers after <-c, inside the timed part.
+func afterFuncFire(k int) {
+	n := k
+	c := make(chan bool)
+	var f func()
+	f = func() {
+		n--
+		if n >= 0 {
+			time.AfterFunc(0, f)
+		} else {
+			c <- true
+		}
+	}
+	time.AfterFunc(0, f)
+	<-c
+}
+
 func main() {
-	benchRun("time/now", benchN(20000000, 2000000), now)
+	benchRun("time/now", benchN(10000000, 1000000), now)
 	if benchWant("time/sleep_100k_idle") {
 		sleepIdle(100000)
 	}
-	benchRunTimer("time/after_func", benchN(5000000, 500000), startStop)
-	benchRunTimer("time/ticker_reset", benchN(5000000, 500000), tickerReset)
+	benchRunTimer("time/after_func", benchN(2000000, 200000), startStop)
+	benchRunTimer("time/after_func_fire", benchN(500000, 50000), afterFuncFire)
+	benchRunTimer("time/sleep", benchN(500000, 50000), sleepGoroutines)
+	benchRunTimer("time/ticker", benchN(500000, 50000), tickerRecv)
+	benchRunTimer("time/ticker_reset", benchN(2000000, 200000), tickerReset)
 }
