@@ -173,6 +173,16 @@ func benchReport(row string, value float64, unit string) {
 
 // benchRun times f(n) after a warm-up f(n/10) and reports ns per iteration.
 func benchRun(row string, n int, f func(n int)) {
+	benchRunPart(row, n, func(n int) time.Duration {
+		t0 := time.Now()
+		f(n)
+		return time.Since(t0)
+	})
+}
+
+// benchRunPart: benchRun for rows that time only a part of f (f returns
+// that part's duration): GC, warm-up f(n/10), GC, f(n).
+func benchRunPart(row string, n int, f func(n int) time.Duration) {
 	if !benchWant(row) {
 		return
 	}
@@ -183,9 +193,7 @@ func benchRun(row string, n int, f func(n int)) {
 	runtime.GC()
 	f(w)
 	runtime.GC()
-	t0 := time.Now()
-	f(n)
-	dt := time.Since(t0)
+	dt := f(n)
 	benchReport(row, float64(dt.Nanoseconds())/float64(n), "ns/op")
 }
 

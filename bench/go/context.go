@@ -93,23 +93,6 @@ func withTimeout(n, concurrency int) time.Duration {
 	return dt
 }
 
-// benchRunPart: benchRun for rows that time only a part of f (f returns
-// that part's duration): GC, warm-up f(n/10), GC, f(n).
-func benchRunPart(row string, n int, f func(n int) time.Duration) {
-	if !benchWant(row) {
-		return
-	}
-	w := n / 10
-	if w < 1 {
-		w = 1
-	}
-	runtime.GC()
-	f(w)
-	runtime.GC()
-	dt := f(n)
-	benchReport(row, float64(dt.Nanoseconds())/float64(n), "ns/op")
-}
-
 // ctx/cancel_tree/{background,open,closed} follow BenchmarkCancelTree,
 // depth=100, Root=Background / OpenCanceler / ClosedCanceler. Per op: one
 // chain of 100 contexts, each WithCancel of the one before (their cancel
