@@ -2460,6 +2460,7 @@ CSP__FN void csp__goexit(void) {
         csp__store(&m->lockedg, (csp__g *)NULL, CSP__RELAXED);
         csp__store(&g->lockedm, (csp__m *)NULL, CSP__RELAXED);
         csp__store(&m->exiting, 1u, CSP__RELAXED);
+        csp__hb_release(m);   /* TSan: g0 (another fiber) recycles m after this */
     } else {
         next = csp__next_local(m);
     }
@@ -3023,6 +3024,7 @@ CSP__FN void csp__stoplockedm(csp__m *m) {
  * main thread cannot end (goroutine 1 lives on its stack): it sleeps for
  * good. */
 CSP__FN void csp__mexit(csp__m *m) {
+    csp__hb_acquire(m);
     if (csp__load(&m->p, CSP__RELAXED)) csp__handoffp(csp__releasep(m));
     csp__lock(&csp__sched.lock);
     csp__sched.mcount--;
@@ -4639,6 +4641,11 @@ CSP__DEF bool csp_timer_stop(csp_timer *t) { return csp__timer_quiesce(&t->t); }
 CSP__FN bool csp__timer_modify(csp__tmr *t, int64_t when, int64_t period) {
     csp__p *p = csp__load(&t->p, CSP__ACQUIRE);
     if (!p) return false;
+    /* In place only in the caller's own heap: timers reset one after the
+     * other by one goroutine then share a heap and fire in order (across
+     * heaps, two threads fire concurrently). */
+    csp__m *cm = csp__getm();
+    if (cm && csp__load(&cm->p, CSP__RELAXED) && csp__load(&cm->p, CSP__RELAXED) != p) return false;
     csp__lock(&p->tlock);
     if (csp__load(&t->p, CSP__RELAXED) != p || t->idx < 0) { csp__unlock(&p->tlock); return false; }
     int64_t old = t->when;
@@ -4647,8 +4654,7 @@ CSP__FN bool csp__timer_modify(csp__tmr *t, int64_t when, int64_t period) {
     if (when < old) csp__theap_up(p, t->idx); else csp__theap_down(p, t->idx);
     csp__theap_sync0(p);
     csp__unlock(&p->tlock);
-    csp__m *m = csp__getm();
-    if (when < old && (!m || csp__load(&m->p, CSP__RELAXED) != p || csp__load(&csp__sched.npidle, CSP__RELAXED) > 0))
+    if (when < old && (!cm || csp__load(&cm->p, CSP__RELAXED) != p || csp__load(&csp__sched.npidle, CSP__RELAXED) > 0))
         csp__wake_timer_sleeper(when);
     return true;
 }
