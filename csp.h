@@ -4225,6 +4225,10 @@ CSP__DEF void csp_wg_wait(csp_waitgroup *wg) {
     for (;;) {
         if ((v >> 32) == 0) return;
         if (csp__cas_weak(&wg->csp__state, &v, v + 1, CSP__ACQREL)) break;
+        /* A failed CAS reads relaxed: returning on that value would not be
+         * ordered after the last Done (the caller may free what the
+         * goroutines touched). Re-read with acquire. */
+        v = csp__load(&wg->csp__state, CSP__ACQUIRE);
     }
     csp__g *self = csp__self();
     csp__lock_t *l = (csp__lock_t *)(void *)&wg->csp__lock;
