@@ -354,15 +354,19 @@ TEST(select_recv_from_closed_and_duplicates) {
 typedef struct { csp_chan **cs; int nch; long sum, count; csp_chan *quit; csp_waitgroup *wg; } sel_arg;
 static void selector(void *arg) {
     sel_arg *a = (sel_arg *)arg;
-    for (;;) {
+    /* Until every channel is closed and drained (a closed case is disabled:
+     * a nil channel). Stopping on a separate quit channel would lose the
+     * values still buffered when it fires: select picks among ready cases
+     * at random. */
+    csp_chan *mine[5];
+    int open = a->nch;
+    for (int i = 0; i < a->nch; i++) mine[i] = a->cs[i];
+    while (open > 0) {
         long v[5];
-        int qv;
-        csp_case k[6];
-        for (int i = 0; i < a->nch; i++) k[i] = CSP_RECV(a->cs[i], &v[i]);
-        k[a->nch] = CSP_RECV(a->quit, &qv);
-        int r = csp_select(k, a->nch + 1, CSP_FOREVER);
-        if (r == a->nch) break;
-        if (!k[r].ok) continue;
+        csp_case k[5];
+        for (int i = 0; i < a->nch; i++) k[i] = CSP_RECV(mine[i], &v[i]);
+        int r = csp_select(k, a->nch, CSP_FOREVER);
+        if (!k[r].ok) { mine[r] = NULL; open--; continue; }
         a->sum += v[r]; a->count++;
     }
     csp_wg_done(a->wg);
@@ -387,7 +391,7 @@ TEST(select_stress_every_value_once) {
     prod_arg pa[NCH];
     for (int i = 0; i < NCH; i++) { pa[i] = (prod_arg){ cs[i], i, per }; csp_wg_go(&fw, chan_feeder, &pa[i]); }
     csp_wg_wait(&fw);
-    csp_close(quit);
+    for (int i = 0; i < NCH; i++) csp_close(cs[i]);   /* every send is done */
     csp_wg_wait(&sw);
     long sum = 0, count = 0;
     for (int j = 0; j < NSEL; j++) { sum += sa[j].sum; count += sa[j].count; }
