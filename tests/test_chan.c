@@ -351,7 +351,7 @@ TEST(select_recv_from_closed_and_duplicates) {
     csp_chan_release(c);
 }
 /* Many selecting goroutines over several channels: every value once. */
-typedef struct { csp_chan **cs; int nch; long sum, count; csp_chan *quit; csp_waitgroup *wg; } sel_arg;
+typedef struct { csp_chan **cs; int nch; long sum, count; csp_waitgroup *wg; } sel_arg;
 static void selector(void *arg) {
     sel_arg *a = (sel_arg *)arg;
     /* Until every channel is closed and drained (a closed case is disabled:
@@ -380,11 +380,10 @@ TEST(select_stress_every_value_once) {
     int per = T_COUNT(20000, 2000);
     csp_chan *cs[NCH];
     for (int i = 0; i < NCH; i++) cs[i] = csp_chan_make(sizeof(long), (size_t)(i % 2 ? 0 : 3));
-    csp_chan *quit = csp_chan_make(sizeof(int), 0);
     csp_waitgroup sw = { 0, 0, 0, NULL }, fw = { 0, 0, 0, NULL };
     sel_arg sa[NSEL];
     for (int j = 0; j < NSEL; j++) {
-        sa[j] = (sel_arg){ cs, NCH, 0, 0, quit, &sw };
+        sa[j] = (sel_arg){ cs, NCH, 0, 0, &sw };
         csp_wg_add(&sw, 1);
         csp_go(selector, &sa[j]);
     }
@@ -398,7 +397,6 @@ TEST(select_stress_every_value_once) {
     EXPECT_EQ(count, (long)NCH * per);
     EXPECT_EQ(sum, (long)NCH * per * (per + 1) / 2);
     for (int i = 0; i < NCH; i++) csp_chan_release(cs[i]);
-    csp_chan_release(quit);
 }
 
 /* ---- plain threads ----------------------------------------------------------------- */
