@@ -37,7 +37,7 @@ The script then says so instead of listing garbage.
 Tested by tests/gdb/run.sh (make test-gdb) with gdb 13: live, kernel core,
 gcore, and AArch64 under qemu-aarch64's gdbstub with gdb-multiarch.
 
-How: the goroutines are csp__sched.allg (linked by allnext). A parked
+How: the goroutines are on csp__sched.gl and each P's gl (linked by allnext). A parked
 goroutine's csp__g.ctx.sp points at the frame csp__switch pushed (x86-64:
 MXCSR/x87 word, r15, r14, r13, r12, rbx, rbp, return address; AArch64:
 x19..x28, x29, x30, d8..d15, FPCR). While a command runs, a Python unwinder
@@ -162,30 +162,44 @@ class G:
         return regs
 
 
+def _glists(sched):
+    """The goroutine lists: the global one, then each P's (csp__glist)."""
+    yield sched["gl"]["head"]
+    try:
+        n = int(sched["nallp"])
+    except gdb.error:
+        n = 0
+    for i in range(n):
+        p = sched["allp"][i]
+        if int(p) != 0:
+            yield p.dereference()["gl"]["head"]
+
+
 def goroutines():
-    """Every goroutine on csp__sched.allg, in id order."""
+    """Every goroutine on the runtime's lists (csp__sched.gl and each P's
+    gl, linked by allnext), in id order."""
     sched = _sched()
     out, seen = [], set()
-    p = sched["allg"]
-    while int(p) != 0 and int(p) not in seen:
-        seen.add(int(p))
-        try:
-            g = G(p)
-        except gdb.error:
-            gdb.write("csp-gdb: cannot read the goroutine at %#x: the list ends here\n" % int(p))
-            break
-        if g.id == 0 and g.sp == 0 and not g.name:
-            # A core written by gdb's gcore on Linux 6.13+: gcore copies memory
-            # in 1 MiB chunks and drops every chunk that touches a kernel
-            # guard region (csp.h's stack guards), so the descriptors read as 0.
-            gdb.write("csp-gdb: the goroutine at %#x reads as zeros: this core lacks the "
-                      "goroutines' memory (gcore drops memory next to kernel guard regions; "
-                      "use a kernel core dump, or CSP_GUARD_MODE=mprotect when gcore is "
-                      "needed)\n" % int(p))
-            break
-        if g.status != _G_DEAD:
-            out.append(g)
-        p = p.dereference()["allnext"]
+    for p in _glists(sched):
+        while int(p) != 0 and int(p) not in seen:
+            seen.add(int(p))
+            try:
+                g = G(p)
+            except gdb.error:
+                gdb.write("csp-gdb: cannot read the goroutine at %#x: the list ends here\n" % int(p))
+                break
+            if g.id == 0 and g.sp == 0 and not g.name:
+                # A core written by gdb's gcore on Linux 6.13+: gcore copies memory
+                # in 1 MiB chunks and drops every chunk that touches a kernel
+                # guard region (csp.h's stack guards), so the descriptors read as 0.
+                gdb.write("csp-gdb: the goroutine at %#x reads as zeros: this core lacks the "
+                          "goroutines' memory (gcore drops memory next to kernel guard regions; "
+                          "use a kernel core dump, or CSP_GUARD_MODE=mprotect when gcore is "
+                          "needed)\n" % int(p))
+                break
+            if g.status != _G_DEAD:
+                out.append(g)
+            p = p.dereference()["allnext"]
     out.sort(key=lambda g: g.id)
     return out
 
