@@ -1084,8 +1084,9 @@ CSP__FN CSP__NOINLINE csp__tls_t *csp__tls(void) {
  * mapping: ~32k of them would exhaust vm.max_map_count); else a canary word
  * at the bottom of the stack, checked at every switch away from it.
  * Free default-size slots go to a per-thread cache, then to a global list;
- * beyond CSP__STK_WARM slots there, the coldest give their pages back
- * (MADV_DONTNEED, one call per run of adjacent slots), in the background:
+ * beyond CSP__STK_WARM slots there, the coldest that stayed unused for
+ * CSP__STK_AGE give their pages back (MADV_DONTNEED, one call per run of
+ * adjacent slots), in the background:
  * sysmon's scavenger (csp__stk_scavenge), a batch per tick and outside the
  * lock, because each call flushes every CPU's TLB (50+ us here) and a
  * goroutine's exit must not pay for it.
@@ -1107,7 +1108,10 @@ static struct {
     size_t released;         /* bottom entries whose pages were given back */
     size_t mappings;         /* arenas + dedicated stacks, for tests */
     int scavenging;          /* a scavenger holds entries outside the list */
-} csp__stk = { PTHREAD_MUTEX_INITIALIZER, 0, 0, NULL, NULL, 16, NULL, 0, 0, 0, 0, 0 };
+    size_t low;              /* the fewest free entries since `epoch` */
+    size_t cold;             /* bottom entries unused for a whole epoch: may be given back */
+    int64_t epoch;           /* start of the current epoch (csp__mono) */
+} csp__stk = { PTHREAD_MUTEX_INITIALIZER, 0, 0, NULL, NULL, 16, NULL, 0, 0, 0, 0, 0, 0, 0, 0 };
 
 CSP__FN size_t csp__slot_size(void) {
     return CSP__GUARD_ZONE + (size_t)CSP_DEFAULT_STACK_SIZE;
@@ -1182,6 +1186,8 @@ CSP__FN uintptr_t csp__slot_get(void) {
     if (csp__stk.nfree > 0) {
         e = csp__stk.free[--csp__stk.nfree];
         if (csp__stk.released > csp__stk.nfree) csp__stk.released = csp__stk.nfree;
+        if (csp__stk.cold > csp__stk.nfree) csp__stk.cold = csp__stk.nfree;
+        if (csp__stk.low > csp__stk.nfree) csp__stk.low = csp__stk.nfree;
     } else {
         size_t ss = csp__slot_size();
         if (csp__stk.bump == csp__stk.bump_end) {
@@ -1235,33 +1241,54 @@ CSP__FN void csp__slots_release_pages(uintptr_t *e, int n) {
 /* The global list is a stack (LIFO: the warmest slots are reused first).
  * Beyond CSP__STK_WARM entries, the coldest ones, at the bottom, give their
  * pages back; csp__stk.released counts the bottom entries already given
- * back (under the lock: an entry above it may be popped at any time). */
+ * back (under the lock: an entry above it may be popped at any time).
+ * Only slots unused for a whole epoch (CSP__STK_AGE) go: the low-water
+ * mark of the list over an epoch says how many bottom entries nobody
+ * popped. A program that makes and ends many goroutines again and again
+ * keeps its stacks' pages (re-faulting one costs 5-20 us here, more than
+ * a goroutine's whole life); one that stopped gets them back an epoch or
+ * two later. */
+#define CSP__STK_AGE (500 * CSP_MILLISECOND)
 static int csp__stk_inline_scavenge;   /* no sysmon (deterministic mode): scavenge here */
-CSP__FN bool csp__stk_scavenge(int max);
+CSP__FN bool csp__stk_scavenge(int max, bool aged);
 CSP__FN void csp__stk_move_to_global(uintptr_t *e, int n) {
     pthread_mutex_lock(&csp__stk.lock);
     for (int i = 0; i < n; i++) csp__stk_push_free(e[i]);
     pthread_mutex_unlock(&csp__stk.lock);
-    if (csp__stk_inline_scavenge) while (csp__stk_scavenge(256)) {}
+    if (csp__stk_inline_scavenge) while (csp__stk_scavenge(256, false)) {}
 }
 
 /* csp__stk_scavenge: give back the pages of up to `max` of the coldest free
- * slots beyond the warm ones; true if more remain. The batch leaves the list
- * while madvise runs (nobody can pop a slot being zeroed), then goes back
- * at the bottom, where the released entries live. One scavenger at a time. */
-CSP__FN bool csp__stk_scavenge(int max) {
+ * slots beyond the warm ones (aged: only those unused for an epoch); true
+ * if more remain now. The batch leaves the list while madvise runs (nobody
+ * can pop a slot being zeroed), then goes back at the bottom, where the
+ * released entries live. One scavenger at a time. */
+CSP__FN bool csp__stk_scavenge(int max, bool aged) {
     pthread_mutex_lock(&csp__stk.lock);
-    if (csp__stk.scavenging || csp__stk.nfree <= csp__stk.released + CSP__STK_WARM) {
+    size_t limit = csp__stk.nfree > CSP__STK_WARM ? csp__stk.nfree - CSP__STK_WARM : 0;
+    if (aged) {
+        int64_t now = csp__mono();
+        if (now - csp__stk.epoch >= CSP__STK_AGE) {
+            csp__stk.cold = csp__stk.low;   /* [0, low) stayed in the list all epoch */
+            csp__stk.low = csp__stk.nfree;
+            csp__stk.epoch = now;
+        }
+        if (csp__stk.cold < limit) limit = csp__stk.cold;
+    }
+    if (csp__stk.scavenging || limit <= csp__stk.released) {
         pthread_mutex_unlock(&csp__stk.lock);
         return false;
     }
-    size_t from = csp__stk.released, n = csp__stk.nfree - CSP__STK_WARM - from;
+    size_t from = csp__stk.released, n = limit - from;
     if (n > (size_t)max) n = (size_t)max;
     uintptr_t batch[256];
     if (n > sizeof batch / sizeof batch[0]) n = sizeof batch / sizeof batch[0];
     memcpy(batch, csp__stk.free + from, n * sizeof batch[0]);
     memmove(csp__stk.free + from, csp__stk.free + from + n, (csp__stk.nfree - from - n) * sizeof batch[0]);
     csp__stk.nfree -= n;
+    /* Entries above the batch moved down n places (back up when it returns). */
+    csp__stk.cold = csp__stk.cold >= n ? csp__stk.cold - n : 0;
+    csp__stk.low = csp__stk.low >= n ? csp__stk.low - n : 0;
     csp__stk.scavenging = 1;
     pthread_mutex_unlock(&csp__stk.lock);
     csp__slots_release_pages(batch, (int)n);
@@ -1284,8 +1311,14 @@ CSP__FN bool csp__stk_scavenge(int max) {
     memcpy(csp__stk.free, batch, n * sizeof batch[0]);
     csp__stk.nfree += n;
     csp__stk.released = r + n;
+    csp__stk.cold += n;
+    csp__stk.low += n;
+    if (csp__stk.cold > csp__stk.nfree) csp__stk.cold = csp__stk.nfree;
+    if (csp__stk.low > csp__stk.nfree) csp__stk.low = csp__stk.nfree;
     csp__stk.scavenging = 0;
-    bool more = csp__stk.nfree > csp__stk.released + CSP__STK_WARM;
+    size_t lim2 = csp__stk.nfree > CSP__STK_WARM ? csp__stk.nfree - CSP__STK_WARM : 0;
+    if (aged && csp__stk.cold < lim2) lim2 = csp__stk.cold;
+    bool more = lim2 > csp__stk.released;
     pthread_mutex_unlock(&csp__stk.lock);
     return more;
 }
@@ -1760,7 +1793,7 @@ struct csp__p {
     uint32_t syscalltick;    /* atomic: incremented at every blocking section */
     /* timers: a 4-ary min-heap on `when`, under tlock */
     csp__lock_t tlock;
-    csp__tmr **theap;
+    struct csp__tment *theap;
     int ntimers, tcap;
     int64_t timer0;          /* atomic: earliest `when`, INT64_MAX if none */
     /* sysmon's last observation of this P */
@@ -2609,49 +2642,54 @@ struct csp__tmr {
     uint32_t running;        /* atomic: f is running (only when `waited`) */
     uint32_t tie;            /* order among equal `when`s: 0, or random in deterministic mode */
 };
-/* Heap order: by deadline, ties broken by `tie`. */
-#define csp__tmr_before(a, b) ((a)->when < (b)->when || ((a)->when == (b)->when && (a)->tie < (b)->tie))
+/* A heap entry carries its timer's deadline: a sift compares entries in
+ * the array (four children on one cache line) instead of following a
+ * pointer to each timer (with 32k timers in a heap, a cache miss each).
+ * Heap order: by deadline, ties broken by the timer's `tie`. */
+typedef struct csp__tment { int64_t when; csp__tmr *t; } csp__tment;
+#define csp__tment_before(a, b) ((a).when < (b).when || ((a).when == (b).when && (a).t->tie < (b).t->tie))
 
 CSP__FN void csp__theap_up(csp__p *p, int i) {
-    csp__tmr *t = p->theap[i];
+    csp__tment e = p->theap[i];
     while (i > 0) {
         int parent = (i - 1) / 4;
-        if (!csp__tmr_before(t, p->theap[parent])) break;
-        p->theap[i] = p->theap[parent]; p->theap[i]->idx = i;
+        if (!csp__tment_before(e, p->theap[parent])) break;
+        p->theap[i] = p->theap[parent]; p->theap[i].t->idx = i;
         i = parent;
     }
-    p->theap[i] = t; t->idx = i;
+    p->theap[i] = e; e.t->idx = i;
 }
 CSP__FN void csp__theap_down(csp__p *p, int i) {
     int n = p->ntimers;
-    csp__tmr *t = p->theap[i];
+    csp__tment e = p->theap[i];
     for (;;) {
         int c = 4 * i + 1;
         if (c >= n) break;
         int best = c;
         for (int k = c + 1; k < c + 4 && k < n; k++)
-            if (csp__tmr_before(p->theap[k], p->theap[best])) best = k;
-        if (!csp__tmr_before(p->theap[best], t)) break;
-        p->theap[i] = p->theap[best]; p->theap[i]->idx = i;
+            if (csp__tment_before(p->theap[k], p->theap[best])) best = k;
+        if (!csp__tment_before(p->theap[best], e)) break;
+        p->theap[i] = p->theap[best]; p->theap[i].t->idx = i;
         i = best;
     }
-    p->theap[i] = t; t->idx = i;
+    p->theap[i] = e; e.t->idx = i;
 }
 CSP__FN void csp__theap_sync0(csp__p *p) {
-    csp__store(&p->timer0, p->ntimers ? p->theap[0]->when : INT64_MAX, CSP__RELEASE);
+    csp__store(&p->timer0, p->ntimers ? p->theap[0].when : INT64_MAX, CSP__RELEASE);
 }
 /* Add t to p's heap (t not in any heap). */
 CSP__FN void csp__timer_add(csp__p *p, csp__tmr *t) {
     csp__lock(&p->tlock);
     if (p->ntimers == p->tcap) {
         int nc = p->tcap ? p->tcap * 2 : 64;
-        csp__tmr **nh = (csp__tmr **)realloc(p->theap, (size_t)nc * sizeof *nh);
+        csp__tment *nh = (csp__tment *)realloc(p->theap, (size_t)nc * sizeof *nh);
         if (!nh) csp__fatal("out of memory");
         p->theap = nh; p->tcap = nc;
     }
     csp__store(&t->p, p, CSP__RELEASE);   /* read without tlock by csp__timer_del */
     t->tie = CSP__UNLIKELY(csp__det.on) ? csp__det_rand() : 0u;
-    p->theap[p->ntimers++] = t;
+    p->theap[p->ntimers].when = t->when;
+    p->theap[p->ntimers++].t = t;
     csp__theap_up(p, p->ntimers - 1);
     csp__theap_sync0(p);
     csp__unlock(&p->tlock);
@@ -2660,9 +2698,10 @@ CSP__FN void csp__theap_remove_locked(csp__p *p, csp__tmr *t) {
     int i = t->idx;
     int last = --p->ntimers;
     if (i != last) {
-        p->theap[i] = p->theap[last]; p->theap[i]->idx = i;
+        csp__tmr *moved = p->theap[last].t;
+        p->theap[i] = p->theap[last]; moved->idx = i;
         csp__theap_down(p, i);
-        csp__theap_up(p, p->theap[i]->idx);
+        csp__theap_up(p, moved->idx);
     }
     t->idx = -1;
     csp__store(&t->p, (csp__p *)NULL, CSP__RELEASE);
@@ -2696,8 +2735,8 @@ CSP__FN int64_t csp__run_timers(csp__p *p, int64_t now) {
     int64_t w = csp__load(&p->timer0, CSP__ACQUIRE);
     if (w > now) return w;
     csp__lock(&p->tlock);
-    while (p->ntimers > 0 && p->theap[0]->when <= now) {
-        csp__tmr *t = p->theap[0];
+    while (p->ntimers > 0 && p->theap[0].when <= now) {
+        csp__tmr *t = p->theap[0].t;
         bool waited = t->waited != 0;
         /* An owned timer is claimed (running = 1) before it leaves the heap,
          * under tlock: whoever then fails to find it in a heap (stop, reset,
@@ -2719,6 +2758,7 @@ CSP__FN int64_t csp__run_timers(csp__p *p, int64_t now) {
                 next = skip > INT64_MAX - now ? INT64_MAX : now + skip;
             }
             t->when = next;
+            p->theap[t->idx].when = next;
             csp__theap_down(p, t->idx);
             csp__theap_sync0(p);
         } else {
@@ -2731,7 +2771,7 @@ CSP__FN int64_t csp__run_timers(csp__p *p, int64_t now) {
         if (waited) csp__store(&t->running, 0u, CSP__RELEASE);
         csp__lock(&p->tlock);
     }
-    int64_t next = p->ntimers ? p->theap[0]->when : INT64_MAX;
+    int64_t next = p->ntimers ? p->theap[0].when : INT64_MAX;
     csp__unlock(&p->tlock);
     return next;
 }
@@ -3319,7 +3359,7 @@ static void *csp__sysmon(void *arg) {
         }
         /* Free stacks beyond the warm ones give their pages back, a batch
          * per tick (csp__stk_scavenge). */
-        if (csp__stk_scavenge(64)) took = true;
+        if (csp__stk_scavenge(64, true)) took = true;
         if (took) delay = 20 * CSP_MICROSECOND;
         else if (delay < 10 * CSP_MILLISECOND) delay *= 2;
         if (csp__load(&csp__dead_since, CSP__RELAXED)) {
@@ -3332,7 +3372,7 @@ static void *csp__sysmon(void *arg) {
             csp__store(&csp__sched.sysmon_wake, 0u, CSP__RELAXED);
             csp__store(&csp__sched.sysmon_idle, 1, CSP__SEQCST);
             if (csp__load(&csp__sched.npidle, CSP__SEQCST) == csp__load(&csp__sched.maxprocs, CSP__RELAXED)) {
-                while (csp__stk_scavenge(256)) {}   /* idle: finish giving pages back first */
+                while (csp__stk_scavenge(256, true)) {}   /* idle: finish giving cold pages back first */
                 struct timespec lt = { 1, 0 };
                 if (csp__load(&csp__dead_since, CSP__RELAXED) || csp__load(&csp__sched.runqsize, CSP__RELAXED) > 0) {
                     lt.tv_sec = 0; lt.tv_nsec = 10 * 1000000;
@@ -4704,6 +4744,7 @@ CSP__FN bool csp__timer_modify(csp__tmr *t, int64_t when, int64_t period) {
     int64_t old = t->when;
     t->when = when;
     if (period) t->period = period;
+    p->theap[t->idx].when = when;
     if (when < old) csp__theap_up(p, t->idx); else csp__theap_down(p, t->idx);
     csp__theap_sync0(p);
     csp__unlock(&p->tlock);

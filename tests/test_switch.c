@@ -325,7 +325,7 @@ TEST(stack_reuse_and_give_back) {
     free(fill);
     /* What sysmon's scavenger does a batch per tick (no runtime runs here). */
     EXPECT_EQ(csp__stk.released, 0u, "freeing a stack gives no pages back by itself");
-    while (csp__stk_scavenge(256)) {}
+    while (csp__stk_scavenge(256, false)) {}
     size_t pg = csp__pagesize();
     pthread_mutex_lock(&csp__stk.lock);
     size_t released = csp__stk.released, nfree = csp__stk.nfree;
