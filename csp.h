@@ -514,7 +514,8 @@ CSP_API csp_ctx *csp_ctx_with_value(csp_ctx *parent, const void *key, void *valu
  * context with no cancel of its own (background, with_value). */
 CSP_API void csp_ctx_cancel(csp_ctx *ctx);
 /* Closed when ctx is canceled (select on it); NULL (nil) if it never can be.
- * Borrowed: valid while ctx lives. */
+ * Borrowed: valid while ctx lives. Made at the first call (a context
+ * nobody waits on never has one); out of memory there aborts. */
 CSP_API csp_chan *csp_ctx_done(csp_ctx *ctx);
 /* 0, CSP_CANCELED or CSP_DEADLINE_EXCEEDED. */
 CSP_API int csp_ctx_err(csp_ctx *ctx);
@@ -4801,6 +4802,10 @@ CSP__DEF void csp_ticker_release(csp_ticker *t) {
  * ancestor it is). Lock order: parent before child (cancel walks down
  * holding the parent's lock, as Go's cancelCtx does); a child that detaches
  * takes its parent's lock after releasing its own.
+ * The done channel is made by the first csp_ctx_done (Go's lazy c.done): a
+ * context canceled before anyone asked gets the one shared closed channel
+ * (Go's closedchan) and never makes its own; most contexts are never
+ * waited on.
  * Lifetime: refs; a child holds a reference to its parent, so a parent
  * with children is never freed (and not canceled by its last user's
  * release). The deadline timer is stopped (and waited for) before a
@@ -4812,7 +4817,7 @@ struct csp_ctx {
     csp_ctx *parent;         /* NULL for background */
     csp__lock_t lock;        /* cancelable: err, children */
     int err;                 /* atomic reads */
-    csp_chan *done;
+    csp_chan *done;          /* atomic: NULL until the first csp_ctx_done or the cancel */
     csp_ctx *cancel_parent;  /* nearest cancelable ancestor we are listed in */
     csp_ctx *children, *next_sib, *prev_sib;
     bool listed;             /* in cancel_parent's children (its lock) */
@@ -4835,11 +4840,27 @@ CSP__FN csp_ctx *csp__ctx_cancelable(csp_ctx *c) {
     return c && c->kind == CSP__CTX_CANCEL ? c : NULL;
 }
 
+/* The shared closed channel (made once, never freed). */
+static csp_chan *csp__ctx_closed;
+CSP__FN csp_chan *csp__ctx_closedchan(void) {
+    csp_chan *c = csp__load(&csp__ctx_closed, CSP__ACQUIRE);
+    if (CSP__LIKELY(c != NULL)) return c;
+    csp_chan *n = csp_chan_make(0, 0);
+    if (!n) csp__fatal("out of memory");
+    csp_close(n);
+    csp_chan *z = NULL;
+    if (csp__cas(&csp__ctx_closed, &z, n, CSP__ACQREL)) return n;
+    csp_chan_release(n);   /* another made it first */
+    return csp__load(&csp__ctx_closed, CSP__ACQUIRE);
+}
+
 CSP__FN void csp__ctx_cancel(csp_ctx *c, int err, bool detach) {
     csp__lock(&c->lock);
     if (c->err) { csp__unlock(&c->lock); return; }
     csp__store(&c->err, err, CSP__RELEASE);
-    csp_close(c->done);
+    csp_chan *d = csp__load(&c->done, CSP__RELAXED);   /* written only under the lock */
+    if (d) csp_close(d);
+    else csp__store(&c->done, csp__ctx_closedchan(), CSP__RELEASE);
     /* Cancel every child while holding our lock (parent -> child order). */
     for (csp_ctx *ch = c->children; ch;) {
         csp_ctx *next = ch->next_sib;
@@ -4876,8 +4897,6 @@ CSP__FN csp_ctx *csp__ctx_new_cancel(csp_ctx *parent, bool has_deadline, int64_t
     parent = csp__ctxnz(parent);
     csp_ctx *c = (csp_ctx *)CSP_CALLOC(1, sizeof *c);
     if (!c) return NULL;
-    c->done = csp_chan_make(0, 0);
-    if (!c->done) { CSP_FREE(c); return NULL; }
     c->kind = CSP__CTX_CANCEL;
     c->refs = 1;
     c->parent = csp_ctx_retain(parent);
@@ -4895,7 +4914,10 @@ CSP__FN csp_ctx *csp__ctx_new_cancel(csp_ctx *parent, bool has_deadline, int64_t
         if (cp->err) {
             int err = cp->err;
             csp__unlock(&cp->lock);
-            csp__ctx_cancel(c, err, false);
+            /* Born canceled. Nobody else can see c yet: no lock, no
+             * children, no timer (a deadline is armed only after this). */
+            csp__store(&c->err, err, CSP__RELEASE);
+            csp__store(&c->done, csp__ctx_closedchan(), CSP__RELEASE);
             return c;
         }
         c->cancel_parent = cp;
@@ -4946,7 +4968,18 @@ CSP__DEF void csp_ctx_cancel(csp_ctx *ctx) {
 }
 CSP__DEF csp_chan *csp_ctx_done(csp_ctx *ctx) {
     csp_ctx *c = csp__ctx_cancelable(csp__ctxnz(ctx));
-    return c ? c->done : NULL;
+    if (!c) return NULL;
+    csp_chan *d = csp__load(&c->done, CSP__ACQUIRE);
+    if (CSP__LIKELY(d != NULL)) return d;
+    csp__lock(&c->lock);
+    d = csp__load(&c->done, CSP__RELAXED);
+    if (!d) {   /* not canceled (a cancel stores the shared closed one) */
+        d = csp_chan_make(0, 0);
+        if (!d) csp__fatal("out of memory");
+        csp__store(&c->done, d, CSP__RELEASE);
+    }
+    csp__unlock(&c->lock);
+    return d;
 }
 CSP__DEF int csp_ctx_err(csp_ctx *ctx) {
     csp_ctx *c = csp__ctx_cancelable(csp__ctxnz(ctx));
@@ -4972,10 +5005,13 @@ CSP__DEF void csp_ctx_release(csp_ctx *ctx) {
         if (csp__fsub(&ctx->refs, 1, CSP__ACQREL) != 1) return;
         csp_ctx *parent = ctx->parent;
         if (ctx->kind == CSP__CTX_CANCEL) {
+            /* Always through the lock, even when canceled already: a
+             * parent's cancel walk may still be inside our cancel. */
             csp__ctx_cancel(ctx, CSP_CANCELED, true);   /* no-op if it was canceled */
             if (ctx->timer_armed) { csp__timer_del(&ctx->timer); csp__timer_wait_idle(&ctx->timer); }
             /* Detach even if canceled earlier by its parent (already off the list then). */
-            csp_chan_release(ctx->done);
+            csp_chan *d = csp__load(&ctx->done, CSP__ACQUIRE);
+            if (d && d != csp__load(&csp__ctx_closed, CSP__ACQUIRE)) csp_chan_release(d);
         }
         CSP_FREE(ctx);
         ctx = parent;   /* drop our reference to the parent (iteratively) */

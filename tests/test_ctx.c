@@ -149,6 +149,68 @@ TEST(done_is_selectable) {
     csp_ctx_release(c);
 }
 
+/* The done channel is made at the first csp_ctx_done; a context canceled
+ * before that, or born under a canceled parent, still reads as closed, and
+ * the channel never changes once given out. */
+static void done_asker(void *arg) {
+    void **slot = (void **)arg;   /* [0]: the context, [1]: what done returned */
+    slot[1] = csp_ctx_done((csp_ctx *)slot[0]);
+}
+static void done_waiter(void *arg) {
+    void **a = (void **)arg;   /* [0]: done, [1]: result channel */
+    bool ok = true;
+    csp_recv((csp_chan *)a[0], NULL);
+    csp_send((csp_chan *)a[1], &ok);
+}
+TEST(done_made_at_first_ask) {
+    csp_ctx *c = csp_ctx_with_cancel(NULL);
+    csp_ctx_cancel(c);
+    csp_chan *d = csp_ctx_done(c);
+    REQUIRE(d != NULL);
+    bool ok = true;
+    EXPECT(csp_try_recv(d, NULL, &ok), "canceled before the first Done: closed");
+    EXPECT(!ok, "a receive from it reports closed");
+    EXPECT(csp_ctx_done(c) == d, "Done returns the same channel every time");
+    csp_ctx *child = csp_ctx_with_cancel(c);   /* born canceled */
+    EXPECT_EQ(csp_ctx_err(child), CSP_CANCELED);
+    EXPECT(is_done(child), "a child of a canceled parent is done");
+    csp_ctx *grand = csp_ctx_with_timeout(child, 3600 * CSP_SECOND);
+    EXPECT_EQ(csp_ctx_err(grand), CSP_CANCELED, "born canceled, deadline or not");
+    EXPECT(is_done(grand), "done");
+    csp_ctx_release(grand);
+    csp_ctx_release(child);
+    csp_ctx_release(c);
+
+    /* Asked before the cancel: a waiter on it wakes at the cancel. */
+    csp_ctx *c2 = csp_ctx_with_cancel(NULL);
+    csp_chan *d2 = csp_ctx_done(c2);
+    EXPECT(!csp_try_recv(d2, NULL, NULL), "not canceled: open");
+    csp_chan *res = csp_chan_make(sizeof(bool), 0);
+    void *wa[2] = { d2, res };
+    REQUIRE_EQ(csp_go(done_waiter, wa), 0);
+    csp_ctx_cancel(c2);
+    bool got = false;
+    csp_recv(res, &got);
+    EXPECT(got, "the waiter woke at the cancel");
+    EXPECT(csp_ctx_done(c2) == d2, "the cancel closed the channel given out");
+    csp_chan_release(res);
+    csp_ctx_release(c2);
+
+    /* Two goroutines asking first at the same time get one channel. */
+    for (int round = 0; round < 200; round++) {
+        csp_ctx *c3 = csp_ctx_with_cancel(NULL);
+        void *s1[2] = { c3, NULL }, *s2[2] = { c3, NULL };
+        csp_waitgroup wg = { 0 };
+        REQUIRE_EQ(csp_wg_go(&wg, done_asker, s1), 0);
+        REQUIRE_EQ(csp_wg_go(&wg, done_asker, s2), 0);
+        csp_wg_wait(&wg);
+        REQUIRE(s1[1] != NULL && s1[1] == s2[1], "round %d: %p vs %p", round, s1[1], s2[1]);
+        if (round & 1) csp_ctx_cancel(c3);
+        EXPECT(is_done(c3) == ((round & 1) != 0), "round %d", round);
+        csp_ctx_release(c3);
+    }
+}
+
 /* ---- semaphore ------------------------------------------------------------------ */
 static csp_sema *sem;
 static csp_chan *order;
