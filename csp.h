@@ -1747,6 +1747,7 @@ typedef struct csp__m {
     csp__p *nextp;           /* handed over by the M that woke us (sched.lock) */
     uint32_t park;           /* futex: set to 1 to wake an idle M */
     uint32_t inrt;           /* 1 while in runtime code (sysmon's retake handshake) */
+    uint32_t np_defer;       /* this M polls without a P: csp__ready does not wake an M (it will run them) */
     uint32_t p_lost;         /* sysmon took our P while we were in user code */
     bool spinning;           /* looking for work, counted in sched.nmspinning */
     bool idle;               /* on sched.midle */
@@ -1849,7 +1850,8 @@ static int64_t csp__np_lastpoll;        /* atomic: last poll */
 CSP__FN int csp__netpoll(int64_t timeout_ns);
 CSP__FN void csp__netpoll_break(void);
 CSP__FN bool csp__np_waiters(void);
-CSP__FN bool csp__np_try_block(int64_t until);
+CSP__FN int csp__np_try_block(csp__m *m, int64_t until);
+CSP__FN void csp__np_after_block(csp__m *m, int woke);
 
 CSP__FN csp__m *csp__getm(void) { return csp__tls()->m; }
 
@@ -2502,7 +2504,10 @@ CSP__FN void csp__ready(csp__g *g) {
         csp__globrunq_put_locked(g);
         csp__unlock(&csp__sched.lock);
     }
-    csp__wakep();
+    /* A poller without a P readies onto the global queue and then takes a
+     * P to run them itself (Go's netpoll list in findRunnable): waking
+     * another thread for them would cost it two futex calls for nothing. */
+    if (!m || !csp__load(&m->np_defer, CSP__RELAXED)) csp__wakep();
 }
 
 /* ---- goroutine creation and exit ----------------------------------------------- */
@@ -2939,11 +2944,9 @@ CSP__FN csp__g *csp__findrunnable(csp__m *m) {
             }
             /* No P for us: if goroutines wait on fds and nobody polls, poll
              * (the Ps' holders take what we ready from the global queue). */
-            if (csp__np_waiters() && csp__np_try_block(csp__next_timer_all())) {
-                csp__lock(&csp__sched.lock);
-                csp__p *np = csp__pidle_get();
-                csp__unlock(&csp__sched.lock);
-                if (np) csp__acquirep(m, np);
+            int nw;
+            if (csp__np_waiters() && (nw = csp__np_try_block(m, csp__next_timer_all())) >= 0) {
+                csp__np_after_block(m, nw);
                 continue;
             }
             csp__stopm(m, csp__next_timer_all());
@@ -3035,11 +3038,9 @@ CSP__FN csp__g *csp__findrunnable(csp__m *m) {
         }
         /* Someone waits on an fd: one idle thread blocks in the poller
          * (until the nearest timer) instead of sleeping on its futex. */
-        if (csp__np_waiters() && csp__np_try_block(until)) {
-            csp__lock(&csp__sched.lock);
-            csp__p *np = csp__pidle_get();
-            csp__unlock(&csp__sched.lock);
-            if (np) csp__acquirep(m, np);
+        int nw;
+        if (csp__np_waiters() && (nw = csp__np_try_block(m, until)) >= 0) {
+            csp__np_after_block(m, nw);
             continue;
         }
         csp__stopm(m, until);
@@ -5218,7 +5219,17 @@ typedef struct csp__pd {
     bool ready[2];           /* [0] read, [1] write: an edge nobody took */
     csp__pdw *w[2];          /* waiters per direction: a FIFO list */
     csp__pdw *wtail[2];
+    uint8_t kind;            /* atomic: CSP__FDK_*, learnt once (see csp__fd_kind) */
 } csp__pd;
+/* What an fd (> 2) is, remembered so that a read or write of a socket
+ * costs one syscall: it is read and written with MSG_DONTWAIT
+ * (non-blocking whatever its flags say; a non-socket under a reused number
+ * answers ENOTSOCK and is looked at again). PIPE only means "no need to
+ * fstat again": a pipe or FIFO has its flags read per call (a blocking
+ * pipe under a reused number must not block the thread), and a write end
+ * opened O_WRONLY (never a socket) skips the send(2) attempt.
+ * Forgotten by csp_fd_close and when the poller sees a new file. */
+enum { CSP__FDK_UNKNOWN, CSP__FDK_SOCK, CSP__FDK_PIPE };
 
 static struct {
     pthread_once_t once;
@@ -5283,6 +5294,7 @@ CSP__FN int csp__pd_register(int fd, csp__pd *pd) {
     ev.data.u64 = (uint64_t)(uint32_t)fd | (uint64_t)(pd->seq + 1) << 32;
     if (epoll_ctl(csp__np.epfd, EPOLL_CTL_ADD, fd, &ev) == 0) {
         /* A new registration (first use, or a new file under this number). */
+        if (pd->registered) csp__store(&pd->kind, (uint8_t)CSP__FDK_UNKNOWN, CSP__RELAXED);
         pd->seq++;
         pd->registered = true;
         pd->ready[0] = pd->ready[1] = false;
@@ -5373,16 +5385,30 @@ CSP__FN void csp__netpoll_break(void) {
 /* Scheduler hooks (see findrunnable, stopm, sysmon). */
 CSP__FN bool csp__np_waiters(void) { return csp__load(&csp__sched.nwaitio, CSP__ACQUIRE) > 0; }
 /* Become the thread that blocks in the poller, until `until` (the nearest
- * timer). false if another thread already does. Called without a P. */
-CSP__FN bool csp__np_try_block(int64_t until) {
+ * timer). -1 if another thread already does, else how many goroutines it
+ * readied (onto the global queue, waking nobody: see csp__np_after_block).
+ * Called without a P. */
+CSP__FN int csp__np_try_block(csp__m *m, int64_t until) {
     uint32_t z = 0;
-    if (!csp__cas(&csp__np_polling_flag, &z, 1u, CSP__ACQREL)) return false;
+    if (!csp__cas(&csp__np_polling_flag, &z, 1u, CSP__ACQREL)) return -1;
     csp__store(&csp__np_poll_until, until, CSP__RELEASE);
     int64_t timeout = until == INT64_MAX ? -1 : until - csp_now();
     if (until != INT64_MAX && timeout < 0) timeout = 0;
-    csp__netpoll(timeout);
+    csp__store(&m->np_defer, 1u, CSP__RELAXED);
+    int woke = csp__netpoll(timeout);
+    csp__store(&m->np_defer, 0u, CSP__RELAXED);
     csp__store(&csp__np_polling_flag, 0u, CSP__RELEASE);
-    return true;
+    return woke;
+}
+/* After a blocking poll: take an idle P to run what it readied (or the
+ * timer that ended it); more than one readied: wake one more thread (a
+ * spinner that finds work wakes the next). */
+CSP__FN void csp__np_after_block(csp__m *m, int woke) {
+    csp__lock(&csp__sched.lock);
+    csp__p *np = csp__pidle_get();
+    csp__unlock(&csp__sched.lock);
+    if (np) csp__acquirep(m, np);
+    if (woke > 1 || (woke > 0 && !np)) csp__wakep();
 }
 
 typedef struct csp__fdwait_arg { csp__pd *pd; csp_chan *done; } csp__fdwait_arg;
@@ -5476,10 +5502,11 @@ CSP__DEF int csp_fd_wait(int fd, int events, csp_ctx *ctx) {
 /* How an fd is read and written: 1 through the poller, 0 as a blocking
  * section (fds 0-2, regular files, terminals, devices). Switches sockets,
  * pipes and FIFOs to non-blocking. */
-CSP__FN int csp__fd_mode(int fd) {
+CSP__FN int csp__fd_mode_fl(int fd, int *flp) {
     if (fd <= 2) return 0;
     int fl = fcntl(fd, F_GETFL);
     if (fl < 0) return -errno;
+    *flp = fl;
     if (fl & O_NONBLOCK) return 1;
     struct stat st;
     if (fstat(fd, &st) != 0) return -errno;
@@ -5487,6 +5514,7 @@ CSP__FN int csp__fd_mode(int fd) {
     if (fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0) return -errno;
     return 1;
 }
+CSP__FN int csp__fd_mode(int fd) { int fl; return csp__fd_mode_fl(fd, &fl); }
 
 /* One read(2) or write(2) inside a blocking section (errno only on failure:
  * it is the thread's, and we may come back on another). */
@@ -5515,9 +5543,37 @@ CSP__FN int csp__io_again(int fd, int dir, bool pollable, ssize_t *rc) {
     return 0;
 }
 
+/* The remembered kind of fd (UNKNOWN for 0-2 and fds never seen). */
+CSP__FN int csp__fd_kind(int fd) {
+    if (fd <= 2) return CSP__FDK_UNKNOWN;
+    csp__pd *pd = csp__pd_peek(fd);
+    return pd ? csp__load(&pd->kind, CSP__RELAXED) : CSP__FDK_UNKNOWN;
+}
+/* Learn the kind of a pollable fd (mode 1): one fstat, once. */
+CSP__FN void csp__fd_learn(int fd) {
+    if (fd <= 2 || csp__fd_kind(fd) != CSP__FDK_UNKNOWN) return;
+    struct stat st;
+    if (fstat(fd, &st) != 0) return;
+    csp__pd *pd = csp__pd_get(fd);
+    csp__store(&pd->kind, (uint8_t)(S_ISSOCK(st.st_mode) ? CSP__FDK_SOCK : CSP__FDK_PIPE), CSP__RELAXED);
+}
+CSP__FN void csp__fd_forget(int fd) {
+    csp__pd *pd = csp__pd_peek(fd);
+    if (pd) csp__store(&pd->kind, (uint8_t)CSP__FDK_UNKNOWN, CSP__RELAXED);
+}
+
 CSP__DEF ssize_t csp_read(int fd, void *buf, size_t n) {
+    if (csp__fd_kind(fd) == CSP__FDK_SOCK) {
+        for (;;) {
+            ssize_t r = recv(fd, buf, n, MSG_DONTWAIT);
+            if (r >= 0) return r;
+            if (errno == ENOTSOCK) { csp__fd_forget(fd); break; }   /* a new file under the number */
+            if (!csp__io_again(fd, 0, true, &r)) return r;
+        }
+    }
     int mode = csp__fd_mode(fd);
     if (mode < 0) { csp__set_errno(-mode); return mode; }
+    if (mode == 1) csp__fd_learn(fd);
     for (;;) {
         ssize_t r = mode == 0 ? csp__section_rw(fd, buf, n, false) : read(fd, buf, n);
         if (r >= 0 || !csp__io_again(fd, 0, mode == 1, &r)) return r;
@@ -5525,18 +5581,34 @@ CSP__DEF ssize_t csp_read(int fd, void *buf, size_t n) {
 }
 
 CSP__DEF ssize_t csp_write(int fd, const void *buf, size_t n) {
-    int mode = csp__fd_mode(fd);
-    if (mode < 0) { csp__set_errno(-mode); return mode; }
     const char *p = (const char *)buf;
     size_t left = n;
-    bool sock = true;
+    int kind = csp__fd_kind(fd);
+    int mode = 1, fl = O_RDWR;
+    if (kind != CSP__FDK_SOCK || n == 0) {   /* n == 0: write(2)'s checks, as it would make them */
+        mode = csp__fd_mode_fl(fd, &fl);
+        if (mode < 0) { csp__set_errno(-mode); return mode; }
+        if (mode == 1 && kind == CSP__FDK_UNKNOWN) { csp__fd_learn(fd); kind = csp__fd_kind(fd); }
+    }
+    /* A socket is never O_WRONLY: a pipe's write end needs no send(2) try. */
+    bool sock = (fl & O_ACCMODE) != O_WRONLY;
     while (left > 0) {
         ssize_t r;
         if (mode == 0) {
             r = csp__section_rw(fd, (void *)p, left, true);
         } else if (sock) {
-            r = send(fd, p, left, MSG_NOSIGNAL);   /* -EPIPE, not SIGPIPE */
-            if (r < 0 && errno == ENOTSOCK) { sock = false; continue; }
+            /* -EPIPE, not SIGPIPE; non-blocking whatever the fd's flags. */
+            r = send(fd, p, left, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (r < 0 && errno == ENOTSOCK) {
+                sock = false;
+                if (kind == CSP__FDK_SOCK) {   /* a new file under the number: look again */
+                    csp__fd_forget(fd);
+                    kind = CSP__FDK_UNKNOWN;
+                    mode = csp__fd_mode(fd);
+                    if (mode < 0) { csp__set_errno(-mode); return mode; }
+                }
+                continue;
+            }
         } else {
             r = write(fd, p, left);
         }
@@ -5608,6 +5680,7 @@ CSP__DEF int csp_fd_close(int fd) {
         }
         if (pd->registered) epoll_ctl(csp__np.epfd, EPOLL_CTL_DEL, fd, NULL);
         pd->registered = false;
+        csp__store(&pd->kind, (uint8_t)CSP__FDK_UNKNOWN, CSP__RELAXED);
         pd->seq++;   /* events already queued for it are stale now */
         pd->ready[0] = pd->ready[1] = false;
         int rc = close(fd);

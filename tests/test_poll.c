@@ -257,6 +257,58 @@ TEST(fd_reuse_after_plain_close) {
     }
 }
 
+/* The poller remembers which fds are sockets (one syscall per read or
+ * write); a number reused by another kind of file after a plain close(2)
+ * (dup2 here, to reuse it for certain) is looked at again. */
+typedef struct kind_reader_arg { int fd; csp_chan *res; } kind_reader_arg;
+static void kind_one_reader(void *arg) {
+    kind_reader_arg *a = (kind_reader_arg *)arg;
+    char c = 0;
+    ssize_t r = csp_read(a->fd, &c, 1);
+    int v = r == 1 ? c : (int)r;
+    csp_send(a->res, &v);
+}
+TEST(fd_kind_relearnt_after_reuse) {
+    int sv[2], p[2];
+    REQUIRE_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    char c = 0;
+    EXPECT_EQ(csp_write(sv[0], "s", 1), 1);
+    EXPECT_EQ(csp_read(sv[1], &c, 1), 1);   /* both ends known as sockets now */
+    EXPECT_EQ(c, 's');
+    REQUIRE_EQ(pipe(p), 0);   /* a blocking pipe */
+    REQUIRE_EQ(dup2(p[0], sv[1]), sv[1]);   /* sv[1] is now the pipe's read end */
+    close(p[0]);
+    if (write(p[1], "x", 1) != 1) { EXPECT(0); }
+    EXPECT_EQ(csp_read(sv[1], &c, 1), 1, "a pipe under a socket's number");
+    EXPECT_EQ(c, 'x');
+    /* Nothing there: the read waits in the poller (non-blocking now). */
+    csp_ctx *t = csp_ctx_with_timeout(NULL, 10 * MS);
+    EXPECT_EQ(csp_fd_wait(sv[1], CSP_READABLE, t), -ETIMEDOUT);
+    csp_ctx_release(t);
+    int fl = fcntl(sv[1], F_GETFL);
+    EXPECT(fl >= 0 && (fl & O_NONBLOCK), "switched to non-blocking");
+    kind_reader_arg ra = { sv[1], csp_chan_make(sizeof(int), 0) };
+    REQUIRE_EQ(csp_go(kind_one_reader, &ra), 0);
+    EXPECT_EQ(csp_write(p[1], "y", 1), 1, "a pipe's write end (O_WRONLY)");
+    int v = 0;
+    csp_recv(ra.res, &v);
+    EXPECT_EQ(v, 'y');
+    csp_chan_release(ra.res);
+
+    /* The other way: a pipe's write end, known, replaced by a socket whose
+     * peer is gone: -EPIPE, and no SIGPIPE (it would end this process). */
+    int q[2];
+    REQUIRE_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, q), 0);
+    REQUIRE_EQ(dup2(q[0], p[1]), p[1]);
+    close(q[0]);
+    close(q[1]);
+    EXPECT_EQ(csp_write(p[1], "z", 1), (ssize_t)-EPIPE);
+    EXPECT_EQ(errno, EPIPE);
+    csp_fd_close(p[1]);
+    csp_fd_close(sv[0]);
+    csp_fd_close(sv[1]);
+}
+
 /* ---- deadlock rules ------------------------------------------------------------------ */
 static void *late_writer(void *arg) { int fd = *(int *)arg; usleep(150000); if (write(fd, "w", 1) != 1) {} return NULL; }
 CHILD(io_wait_is_not_a_deadlock) {
