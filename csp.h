@@ -1040,6 +1040,7 @@ struct csp__g {
     uint32_t lockcount;      /* csp_lock_os_thread nesting (by the goroutine itself) */
     csp__g *allnext, *allprev;  /* all goroutines: the list gl (its lock) */
     struct csp__glist *gl;      /* the list it is on: its spawner's P's, or the global one */
+    csp__g *deadnext;        /* gl->dead: ended elsewhere, waiting for gl's P to unlink it */
     char name[64];
 };
 CSP__STATIC_ASSERT(offsetof(csp__g, ctx) == 0, "asm: csp__g.ctx at offset 0");
@@ -1775,16 +1776,24 @@ typedef struct csp__m {
 } csp__m;
 
 
-/* A list of goroutines with its own lock and count: one per P and one global
- * (main's and plain threads' spawns). A spawn adds to its P's list, so the
- * lock and the count stay in that P's cache; one list shared by all Ps was
- * bounced between CPUs at every spawn and exit. An exit takes the list its
- * goroutine is on (the spawner's, wherever it now runs). Lock order: after
- * sched.alllock (which only serialises dumps). */
+/* A list of goroutines with its own lock: one per P and one global (main's
+ * and plain threads' spawns). A spawn adds to its P's list, so the lock
+ * stays in that P's cache; one list shared by all Ps was bounced between
+ * CPUs at every spawn and exit. A goroutine that ends on its list's P is
+ * unlinked there; one that ends on another P is pushed on the list's
+ * `dead` stack (one CAS), and the list's P unlinks it and frees its stack
+ * at its next spawn or when it goes idle (csp__glist_drain): an exit on
+ * another CPU never takes the lock. Dead goroutines still on a list read
+ * as dead. `live` counts goroutines spawned minus ended on this P (it may
+ * go negative: ends are counted where they happen); each P's is written
+ * only by its holder, the global one atomically; the sum is the number of
+ * goroutines. Lock order: after sched.alllock (which only serialises
+ * dumps). */
 typedef struct csp__glist {
     csp__lock_t lock;
     csp__g *head;
-    int64_t n;               /* atomic reads: goroutines on the list */
+    int64_t live;            /* see above; atomic reads */
+    csp__g *dead;            /* atomic: a stack linked by deadnext */
 } csp__glist;
 struct csp__p {
     int id;
@@ -1847,7 +1856,7 @@ static struct csp__sched_t {
     csp__m *mfree;           /* ended Ms (sched.lock): their memory is reused, never freed,
                                 because sysmon may still read an M it saw on a P */
 } csp__sched = { PTHREAD_ONCE_INIT, 0, {0}, NULL, NULL, 0, NULL, 0, NULL, 0, 0, 0, 0, 0,
-                 {NULL}, NULL, {0}, {{0}, NULL, 0}, 1, 0, 0, 0, 0, 0, 0, 0, NULL, NULL, 1, 0, 0, NULL };
+                 {NULL}, NULL, {0}, {{0}, NULL, 0, NULL}, 1, 0, 0, 0, 0, 0, 0, 0, NULL, NULL, 1, 0, 0, NULL };
 
 static int64_t csp__dead_since;   /* sched.lock: when a deadlock was first suspected */
 /* The poller's state the scheduler looks at (>>poller). */
@@ -2219,6 +2228,13 @@ CSP__FN void csp__handoffp(csp__p *p) {
 }
 
 /* ---- goroutine lists -------------------------------------------------------- */
+/* Count a spawn (+1) or an end (-1) on p (NULL: the global count). */
+CSP__FN void csp__live_add(csp__p *p, int64_t d) {
+    /* p's holder only (a load and a store, no RMW: the line stays ours);
+     * atomic because TSan sees each goroutine as a thread of its own. */
+    if (p) csp__store(&p->gl.live, csp__load(&p->gl.live, CSP__RELAXED) + d, CSP__RELAXED);
+    else csp__fadd(&csp__sched.gl.live, d, CSP__RELAXED);
+}
 /* Add g to p's list (NULL: the global one); counted unless it is main,
  * counted from the runtime's start (before the main thread is adopted). */
 CSP__FN void csp__allg_add(csp__g *g, csp__p *p, bool count) {
@@ -2229,23 +2245,34 @@ CSP__FN void csp__allg_add(csp__g *g, csp__p *p, bool count) {
     g->allnext = l->head;
     if (l->head) l->head->allprev = g;
     l->head = g;
-    if (count) csp__store(&l->n, l->n + 1, CSP__RELAXED);
     csp__unlock(&l->lock);
+    if (count) csp__live_add(p, 1);
 }
-CSP__FN void csp__allg_del(csp__g *g) {
+CSP__FN void csp__allg_unlink(csp__g *g) {
     csp__glist *l = g->gl;
     csp__lock(&l->lock);
     if (g->allprev) g->allprev->allnext = g->allnext; else l->head = g->allnext;
     if (g->allnext) g->allnext->allprev = g->allprev;
-    csp__store(&l->n, l->n - 1, CSP__RELAXED);
     csp__unlock(&l->lock);
 }
-/* Goroutines alive: the sum over the lists (exact once spawns and exits
+/* p's holder: unlink and free the goroutines that ended elsewhere. */
+CSP__FN void csp__g_free(csp__g *g);
+CSP__FN void csp__glist_drain(csp__p *p) {
+    if (CSP__LIKELY(!csp__load(&p->gl.dead, CSP__RELAXED))) return;
+    csp__g *g = __atomic_exchange_n(&p->gl.dead, (csp__g *)NULL, __ATOMIC_ACQUIRE);
+    while (g) {
+        csp__g *next = g->deadnext;
+        csp__allg_unlink(g);
+        csp__g_free(g);
+        g = next;
+    }
+}
+/* Goroutines alive: the sum of the counts (exact once spawns and exits
  * are ordered before the call). */
 CSP__FN int64_t csp__ngoroutines(void) {
-    int64_t n = csp__load(&csp__sched.gl.n, CSP__ACQUIRE);
+    int64_t n = csp__load(&csp__sched.gl.live, CSP__ACQUIRE);
     int np = csp__load(&csp__sched.nallp, CSP__ACQUIRE);
-    for (int i = 0; i < np; i++) n += csp__load(&csp__load(&csp__sched.allp[i], CSP__ACQUIRE)->gl.n, CSP__ACQUIRE);
+    for (int i = 0; i < np; i++) n += csp__load(&csp__load(&csp__sched.allp[i], CSP__ACQUIRE)->gl.live, CSP__ACQUIRE);
     return n;
 }
 /* A goroutine id: from the P's batch (one shared counter bumped per spawn
@@ -2253,11 +2280,15 @@ CSP__FN int64_t csp__ngoroutines(void) {
 #define CSP__GOID_BATCH 16
 CSP__FN uint64_t csp__goid(csp__p *p) {
     if (!p) return csp__fadd(&csp__sched.goidgen, 1, CSP__RELAXED);
-    if (p->goid_next == p->goid_end) {
-        p->goid_next = csp__fadd(&csp__sched.goidgen, CSP__GOID_BATCH, CSP__RELAXED);
-        p->goid_end = p->goid_next + CSP__GOID_BATCH;
+    /* p's holder only; relaxed atomics because TSan sees each goroutine
+     * as a thread of its own. */
+    uint64_t id = csp__load(&p->goid_next, CSP__RELAXED);
+    if (id == csp__load(&p->goid_end, CSP__RELAXED)) {
+        id = csp__fadd(&csp__sched.goidgen, CSP__GOID_BATCH, CSP__RELAXED);
+        csp__store(&p->goid_end, id + CSP__GOID_BATCH, CSP__RELAXED);
     }
-    return p->goid_next++;
+    csp__store(&p->goid_next, id + 1, CSP__RELAXED);
+    return id;
 }
 
 /* ---- switching with hooks ------------------------------------------------------ */
@@ -2530,13 +2561,29 @@ CSP__FN void csp__goroutine_main(void *arg) {
 }
 
 /* Free an exited goroutine's stack (run by its successor, off its stack). */
-CSP__FN void csp__gfree(csp__g *g) { csp__g_free(g); }
+/* Off its stack, by whoever runs next on its M: unlink it (its own P's
+ * list, or the global one) and free its stack, or leave both to its list's
+ * P (see csp__glist). */
+CSP__FN void csp__gfree(csp__g *g) {
+    csp__glist *l = g->gl;
+    csp__m *m = csp__getm();
+    csp__p *p = m ? csp__load(&m->p, CSP__RELAXED) : NULL;
+    if (l == &csp__sched.gl || (p && l == &p->gl)) {
+        csp__allg_unlink(g);
+        csp__g_free(g);
+        return;
+    }
+    csp__hb_release(g);   /* our last touch: the draining P acquires the stack */
+    csp__g *h = csp__load(&l->dead, CSP__RELAXED);
+    do g->deadnext = h;
+    while (!__atomic_compare_exchange_n(&l->dead, &h, g, true, __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+}
 
 CSP__FN void csp__goexit(void) {
     csp__m *m = csp__enter();
     csp__g *g = csp__load(&m->curg, CSP__RELAXED);
     csp__store(&g->status, (uint32_t)CSP__G_DEAD, CSP__RELAXED);
-    csp__allg_del(g);
+    csp__live_add(csp__load(&m->p, CSP__RELAXED), -1);   /* counted where it ends (our P) */
     csp__store(&m->hook, (int)CSP__HOOK_EXIT, CSP__RELAXED);
     csp__store(&m->hook_g, (csp__g *)(g), CSP__RELAXED);
     csp__g *next = NULL;
@@ -2584,6 +2631,7 @@ CSP__FN int csp__spawn(csp_fn fn, void *arg, const void *copy, size_t copy_size,
     csp__ctx_make(&g->ctx, top, csp__g_start, g);
     csp__m *m = csp__enter();
     csp__p *p = m ? csp__load(&m->p, CSP__RELAXED) : NULL;   /* ours while entered */
+    if (p) csp__glist_drain(p);
     g->id = csp__goid(p);
     csp__allg_add(g, p, true);
     csp__ready(g);   /* releases g for TSan; runnext of our P, or the global queue */
@@ -2926,6 +2974,7 @@ CSP__FN void csp__stopm(csp__m *m, int64_t until) {
 
 /* A P above maxprocs (after a shrink) gives its work away and is retired. */
 CSP__FN void csp__drop_p(csp__m *m) {
+    csp__glist_drain(csp__load(&m->p, CSP__RELAXED));
     csp__p *p = csp__releasep(m);
     csp__g *g;
     csp__lock(&csp__sched.lock);
@@ -2994,7 +3043,8 @@ CSP__FN csp__g *csp__findrunnable(csp__m *m) {
             }
             if (g) { csp__resetspinning(m); return g; }
         }
-        /* Nothing: give up the P. */
+        /* Nothing: give up the P (and free what ended elsewhere first). */
+        csp__glist_drain(p);
         csp__lock(&csp__sched.lock);
         if (csp__sched.runqsize > 0) {
             g = csp__globrunq_get_locked(p, 0);
@@ -3712,7 +3762,7 @@ static CSP__NOINLINE void csp__rt_init(void) {
         }
     }
     csp__sched.goidgen = 2;   /* 1 is main's */
-    csp__sched.gl.n = 1;   /* main counts from the start */
+    csp__sched.gl.live = 1;   /* main counts from the start */
     if (syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0)
         csp__sched.membarrier = 1;
     csp__lock(&csp__sched.lock);
