@@ -2592,7 +2592,6 @@ CSP__FN void csp__goexit(void) {
         csp__store(&m->lockedg, (csp__g *)NULL, CSP__RELAXED);
         csp__store(&g->lockedm, (csp__m *)NULL, CSP__RELAXED);
         csp__store(&m->exiting, 1u, CSP__RELAXED);
-        csp__hb_release(m);   /* TSan: g0 (another fiber) recycles m after this */
     } else {
         next = csp__next_local(m);
     }
@@ -2603,6 +2602,9 @@ CSP__FN void csp__goexit(void) {
     } else {
         csp__store(&m->curg, (csp__g *)(NULL), CSP__RELAXED);
     }
+    /* TSan: an ending thread's g0 (another fiber) recycles m after this,
+     * our last touch of m. */
+    if (!next) csp__hb_release(m);
     csp__gswitch_last(g, to);
 }
 
