@@ -60,7 +60,8 @@ RUN_FILTER = $(if $(T),CSP_TEST_FILTER='$(T)') $(if $(SEED),CSP_SEED='$(SEED)' $
 all: $(TEST_NAMES:%=build/gcc/%)
 
 help:
-	@echo 'make test          gcc build of every tests/test_*.c, run by tests/run.sh (T=pattern filters)'
+	@echo 'make test          gcc build of every tests/test_*.c, run by tests/run.sh (T=pattern filters);'
+	@echo '                   also builds examples/*.c, whose output tests/test_examples.c checks'
 	@echo 'make test-clang    the same with clang'
 	@echo 'make test-asan     gcc with ASan+UBSan, short mode'
 	@echo 'make test-tsan     clang with TSan, short mode'
@@ -108,8 +109,10 @@ build/cxx/.flags: FORCE
 build/cxx/%: tests/cxx/%.cpp $(HDRS) build/cxx/.flags
 	$(CXX) $(CXXFLAGS_TEST) $< -o $@ $(LDLIBS)
 
-test: $(TEST_NAMES:%=build/gcc/%)
-	$(RUN_FILTER) bash tests/run.sh build/gcc
+# The examples too: tests/test_examples.c runs them from CSP_EXAMPLES_DIR (the
+# other matrices do not set it, and its tests are skipped there).
+test: $(TEST_NAMES:%=build/gcc/%) $(EXAMPLE_SRCS:examples/%.c=build/examples/%)
+	$(RUN_FILTER) CSP_EXAMPLES_DIR=build/examples bash tests/run.sh build/gcc
 
 test-clang: $(TEST_NAMES:%=build/clang/%)
 	$(RUN_FILTER) bash tests/run.sh build/clang

@@ -53,8 +53,10 @@ func pipePingPong(n int) {
 }
 
 // poll/tcp_pingpong: one loopback TCP connection (127.0.0.1, TCP_NODELAY,
-// Go's default) made before timing, and an echo goroutine on the accepted
-// side: loop { read exactly 64 bytes; write them back }. Main, per op:
+// Go's default) and an echo goroutine on the accepted side: loop { read
+// exactly 64 bytes; write them back }. Listen, dial, accept and the final
+// closes are inside the timed call on both sides (benchRun; one of each,
+// amortised over n), as are the pipes of poll/pipe_pingpong. Main, per op:
 // write 64 bytes, read exactly 64 back. Per op: one ROUND TRIP of 64 bytes
 // through the kernel's loopback, both reads parking in the poller. C:
 // socket/listen/csp_accept/csp_connect, setsockopt TCP_NODELAY on both
