@@ -11,9 +11,13 @@
  * buffered, which changes nothing here: both goroutines write into the
  * same buffer, in the order they run.
  *
- * What to notice: the capital letters come first, as in the book's listing
- * 6.2: the goroutine started last runs first (the scheduler keeps the
- * newest goroutine in a "run next" slot, as Go's does).
+ * What to notice: the capital letters usually come first, as in the book's
+ * listing 6.2: the goroutine started last runs first (the scheduler keeps
+ * the newest goroutine in a "run next" slot, as Go's does). Usually, not
+ * always: on a loaded machine main may be held up long enough (10 ms) for
+ * the runtime to take it for a hog and run the other goroutine first, as
+ * Go's preemption would. Either way each alphabet is printed whole and in
+ * order: one processor runs one goroutine at a time.
  */
 #define CSP_IMPLEMENTATION
 #include "csp.h"

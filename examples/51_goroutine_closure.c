@@ -18,7 +18,10 @@
  * new goroutine up at once, and "Inside a goroutine" may come first.
  *
  * What to notice: "Inside a goroutine" comes after "Outside again": the
- * goroutine did not run when it was created, but at the yield.
+ * goroutine did not run when it was created, but at the yield. Usually:
+ * on a loaded machine the runtime may take a held-up main for a hog and
+ * run the goroutine earlier, which is the book's "almost" (the test of
+ * this example accepts both orders).
  */
 #define CSP_IMPLEMENTATION
 #include "csp.h"
