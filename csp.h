@@ -1501,13 +1501,17 @@ CSP__FN void csp__g_init_ctx(csp__g *g, void (*entry)(void *), void *arg) {
             csp__stack_overflow(g);                                              \
     } while (0)
 
-CSP__FN void csp__gswitch(csp__g *from, csp__g *to) {
+/* What both switches do first: the canary, the thread's current context,
+ * the sanitizers' fiber switch (last: `from` never runs again, so ASan
+ * drops its fake stack and TSan gets our last touch of it released). */
+CSP__FN inline void csp__gswitch_begin(csp__g *from, csp__g *to, bool last) {
     CSP__CANARY_CHECK(from);
     /* Relaxed atomic: written by whichever context runs on this thread
      * (TSan sees each goroutine as a fiber of its own). */
     csp__store(&csp__tls()->cur, to, CSP__RELAXED);
+    if (last) csp__hb_release(from);   /* our last touch of `from`: csp__g_free acquires it */
 #ifdef CSP__ASAN
-    __sanitizer_start_switch_fiber(&from->asan_fake, to->asan_bottom, to->asan_size);
+    __sanitizer_start_switch_fiber(last ? NULL : &from->asan_fake, to->asan_bottom, to->asan_size);
 #endif
 #ifdef CSP__TSAN
     CSP__TSAN_READS_BEGIN();
@@ -1515,6 +1519,10 @@ CSP__FN void csp__gswitch(csp__g *from, csp__g *to) {
     CSP__TSAN_READS_END();
     __tsan_switch_to_fiber(fiber, CSP__TSAN_NO_SYNC);
 #endif
+}
+
+CSP__FN void csp__gswitch(csp__g *from, csp__g *to) {
+    csp__gswitch_begin(from, to, false);
     csp__switch(&from->ctx, &to->ctx);
 #ifdef CSP__ASAN
     __sanitizer_finish_switch_fiber(from->asan_fake, NULL, NULL);
@@ -1527,20 +1535,7 @@ CSP__FN void csp__gswitch(csp__g *from, csp__g *to) {
 /* csp__gswitch_last: like csp__gswitch for a context that will never run
  * again (ASan then drops its fake stack). */
 CSP__FN void csp__gswitch_last(csp__g *from, csp__g *to) {
-    CSP__CANARY_CHECK(from);
-    /* Relaxed atomic: written by whichever context runs on this thread
-     * (TSan sees each goroutine as a fiber of its own). */
-    csp__store(&csp__tls()->cur, to, CSP__RELAXED);
-    csp__hb_release(from);   /* our last touch of `from`: csp__g_free acquires it */
-#ifdef CSP__ASAN
-    __sanitizer_start_switch_fiber(NULL, to->asan_bottom, to->asan_size);
-#endif
-#ifdef CSP__TSAN
-    CSP__TSAN_READS_BEGIN();
-    void *fiber = to->tsan_fiber;
-    CSP__TSAN_READS_END();
-    __tsan_switch_to_fiber(fiber, CSP__TSAN_NO_SYNC);
-#endif
+    csp__gswitch_begin(from, to, true);
     csp__switch(&from->ctx, &to->ctx);
     csp__fatal("a finished context was resumed");
 }
@@ -1818,7 +1813,7 @@ struct csp__p {
     uint32_t sm_schedtick, sm_syscalltick;
     int64_t sm_when;
     /* goroutines spawned here (see csp__glist), on a line of their own */
-    _Alignas(64) csp__glist gl;
+    csp__glist gl __attribute__((aligned(64)));
     uint64_t goid_next, goid_end;   /* owner only: a batch of ids from sched.goidgen */
 };
 
@@ -5606,7 +5601,7 @@ CSP__FN int csp__io_again(int fd, int dir, bool pollable, ssize_t *rc) {
 CSP__FN int csp__fd_kind(int fd) {
     if (fd <= 2) return CSP__FDK_UNKNOWN;
     csp__pd *pd = csp__pd_peek(fd);
-    return pd ? csp__load(&pd->kind, CSP__RELAXED) : CSP__FDK_UNKNOWN;
+    return pd ? (int)csp__load(&pd->kind, CSP__RELAXED) : (int)CSP__FDK_UNKNOWN;
 }
 /* Learn the kind of a pollable fd (mode 1): one fstat, once. */
 CSP__FN void csp__fd_learn(int fd) {
