@@ -1503,26 +1503,39 @@ CSP__FN void csp__g_init_ctx(csp__g *g, void (*entry)(void *), void *arg) {
 
 /* What both switches do first: the canary, the thread's current context,
  * the sanitizers' fiber switch (last: `from` never runs again, so ASan
- * drops its fake stack and TSan gets our last touch of it released). */
-CSP__FN inline void csp__gswitch_begin(csp__g *from, csp__g *to, bool last) {
-    CSP__CANARY_CHECK(from);
-    /* Relaxed atomic: written by whichever context runs on this thread
-     * (TSan sees each goroutine as a fiber of its own). */
-    csp__store(&csp__tls()->cur, to, CSP__RELAXED);
-    if (last) csp__hb_release(from);   /* our last touch of `from`: csp__g_free acquires it */
+ * drops its fake stack and TSan gets our last touch of it released). A
+ * macro, not a function: TSan's fiber switch must happen in the frame that
+ * switches (a return after it would pop the other fiber's shadow stack). */
 #ifdef CSP__ASAN
-    __sanitizer_start_switch_fiber(last ? NULL : &from->asan_fake, to->asan_bottom, to->asan_size);
+#define CSP__ASAN_START_SWITCH(from, to, last) \
+    __sanitizer_start_switch_fiber((last) ? NULL : &(from)->asan_fake, (to)->asan_bottom, (to)->asan_size)
+#else
+#define CSP__ASAN_START_SWITCH(from, to, last) ((void)0)
 #endif
 #ifdef CSP__TSAN
-    CSP__TSAN_READS_BEGIN();
-    void *fiber = to->tsan_fiber;
-    CSP__TSAN_READS_END();
-    __tsan_switch_to_fiber(fiber, CSP__TSAN_NO_SYNC);
+#define CSP__TSAN_SWITCH(to)                        \
+    do {                                            \
+        CSP__TSAN_READS_BEGIN();                    \
+        void *fiber_ = (to)->tsan_fiber;            \
+        CSP__TSAN_READS_END();                      \
+        __tsan_switch_to_fiber(fiber_, CSP__TSAN_NO_SYNC); \
+    } while (0)
+#else
+#define CSP__TSAN_SWITCH(to) ((void)0)
 #endif
-}
+#define CSP__GSWITCH_BEGIN(from, to, last)                                       \
+    do {                                                                         \
+        CSP__CANARY_CHECK(from);                                                 \
+        /* Relaxed atomic: written by whichever context runs on this thread     \
+         * (TSan sees each goroutine as a fiber of its own). */                 \
+        csp__store(&csp__tls()->cur, (to), CSP__RELAXED);                        \
+        if (last) csp__hb_release(from);   /* our last touch: csp__g_free acquires it */ \
+        CSP__ASAN_START_SWITCH(from, to, last);                                  \
+        CSP__TSAN_SWITCH(to);                                                    \
+    } while (0)
 
 CSP__FN void csp__gswitch(csp__g *from, csp__g *to) {
-    csp__gswitch_begin(from, to, false);
+    CSP__GSWITCH_BEGIN(from, to, false);
     csp__switch(&from->ctx, &to->ctx);
 #ifdef CSP__ASAN
     __sanitizer_finish_switch_fiber(from->asan_fake, NULL, NULL);
@@ -1535,7 +1548,7 @@ CSP__FN void csp__gswitch(csp__g *from, csp__g *to) {
 /* csp__gswitch_last: like csp__gswitch for a context that will never run
  * again (ASan then drops its fake stack). */
 CSP__FN void csp__gswitch_last(csp__g *from, csp__g *to) {
-    csp__gswitch_begin(from, to, true);
+    CSP__GSWITCH_BEGIN(from, to, true);
     csp__switch(&from->ctx, &to->ctx);
     csp__fatal("a finished context was resumed");
 }
