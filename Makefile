@@ -72,7 +72,7 @@ help:
 	@echo 'make fuzz-sched    FUZZ_BIN=test_x T=pattern SEEDS=n: deterministic schedules 1..n, first failing seed'
 	@echo '                   (replay one: make test SEED=n T=name; VIRT=0 for real time)'
 	@echo 'make test-gdb      tools/csp-gdb.py on tests/gdb/parked.c: live, core files, AArch64 (tests/gdb/run.sh)'
-	@echo 'make run           build examples/*.c and run the tour (examples/tour.sh)'
+	@echo 'make run           build examples/*.c and run the tour (examples/tour.sh); EX=name runs one'
 	@echo 'make bench         build bench/ and run bench/run.py; bench-quick: run.py --quick'
 	@echo 'make check-header  csp.h alone: gcc, clang (c11, c17), g++ (c++17), with and without CSP_STATIC'
 	@echo 'make contract      compile $(CONTRACT) against csp.h (if it exists)'
@@ -167,8 +167,10 @@ build/examples/.flags: FORCE
 build/examples/%: examples/%.c $(HDRS) build/examples/.flags
 	$(CC) $(GCC_FLAGS) $< -o $@ $(LDLIBS)
 
-run: $(EXAMPLE_SRCS:examples/%.c=build/examples/%)
-	bash examples/tour.sh build/examples
+# EX=name: only the examples whose name contains it (built and run).
+RUN_EXAMPLES := $(if $(EX),$(foreach f,$(EXAMPLE_SRCS),$(if $(findstring $(EX),$(notdir $(f))),$(f))),$(EXAMPLE_SRCS))
+run: $(RUN_EXAMPLES:examples/%.c=build/examples/%)
+	bash examples/tour.sh build/examples '$(EX)'
 
 # ---- benchmarks (bench/ has its own Makefile and driver) ----------------------
 bench:

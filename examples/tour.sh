@@ -11,15 +11,21 @@
 #     /* tour: args=0.5 */
 # (split into words by the shell: no quoting).
 # The tour ends with "tour: N examples, N failed" and exits 1 if any failed.
+# A second argument runs only the examples whose name contains it
+# (`make run EX=tennis`).
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
 bdir=${1:-build/examples}
+only=${2:-}
 limit=${TOUR_TIMEOUT:-120}
 
 srcs=()
-while IFS= read -r f; do srcs+=("$f"); done < <(find "$here" -maxdepth 1 -name '*.c' -type f | LC_ALL=C sort)
+while IFS= read -r f; do
+    case $(basename "$f" .c) in *"$only"*) srcs+=("$f") ;; esac
+done < <(find "$here" -maxdepth 1 -name '*.c' -type f | LC_ALL=C sort)
 if [ ${#srcs[@]} -eq 0 ]; then
+    if [ -n "$only" ]; then echo "tour: no example's name contains '$only' (examples/*.c)"; exit 1; fi
     echo "tour: there are no examples yet (examples/*.c)"
     exit 0
 fi
