@@ -2879,6 +2879,16 @@ CSP__FN void csp__wake_timer_sleeper(int64_t when) {
     if (none) csp__wakep();
 }
 
+/* A timer went into p's heap (or moved earlier in it) at `when`, by m: the
+ * one place that decides whether a thread must be woken for it. m's own
+ * running P sees its timers at its next schedules; an idle P, or P 0
+ * filled by a plain thread, needs a thread awake (and any idle P could
+ * otherwise sleep past it). */
+CSP__FN void csp__timer_added(csp__m *m, csp__p *p, int64_t when) {
+    if (!m || csp__load(&m->p, CSP__RELAXED) != p || csp__load(&csp__sched.npidle, CSP__RELAXED) > 0)
+        csp__wake_timer_sleeper(when);
+}
+
 CSP__FN void csp__sleep_fire(csp__tmr *t, int64_t now) {
     (void)now;
     csp__ready((csp__g *)t->arg);
@@ -2887,8 +2897,9 @@ CSP__FN bool csp__sleep_arm(csp__g *g, void *arg) {
     (void)g;
     csp__tmr *t = (csp__tmr *)arg;
     csp__m *m = csp__getm();
+    int64_t when = t->when;
     csp__timer_add(csp__load(&m->p, CSP__RELAXED), t);
-    if (csp__load(&csp__sched.npidle, CSP__RELAXED) > 0) csp__wake_timer_sleeper(t->when);
+    csp__timer_added(m, csp__load(&m->p, CSP__RELAXED), when);
     return true;
 }
 
@@ -4154,7 +4165,7 @@ CSP__FN bool csp__sel_unlockf_timer(csp__g *g, void *arg) {
     int64_t when = t->when;
     csp__m *m = csp__getm();
     csp__timer_add(csp__load(&m->p, CSP__RELAXED), t);
-    if (csp__load(&csp__sched.npidle, CSP__RELAXED) > 0) csp__wake_timer_sleeper(when);
+    csp__timer_added(m, csp__load(&m->p, CSP__RELAXED), when);
     csp__sel_unlock(sel);
     (void)g;
     return true;
@@ -4728,10 +4739,7 @@ CSP__FN void csp__timer_start(csp__tmr *t) {
     if (!p) p = csp__load(&csp__sched.allp[0], CSP__ACQUIRE);
     int64_t when = t->when;   /* once in the heap, t is the firing M's (a ticker re-arms) */
     csp__timer_add(p, t);
-    /* A running P sees its own timers at its next schedules; others (idle
-     * Ps, plain threads' P 0) need a thread awake for them. */
-    if (!m || !csp__load(&m->p, CSP__RELAXED) || csp__load(&csp__sched.npidle, CSP__RELAXED) > 0)
-        csp__wake_timer_sleeper(when);
+    csp__timer_added(m, p, when);
 }
 CSP__FN void csp__timer_fire(csp__tmr *t, int64_t now) {
     csp_timer *tm = (csp_timer *)t->arg;
@@ -4817,8 +4825,7 @@ CSP__FN bool csp__timer_modify(csp__tmr *t, int64_t when, int64_t period) {
     if (when < old) csp__theap_up(p, t->idx); else csp__theap_down(p, t->idx);
     csp__theap_sync0(p);
     csp__unlock(&p->tlock);
-    if (when < old && (!cm || csp__load(&cm->p, CSP__RELAXED) != p || csp__load(&csp__sched.npidle, CSP__RELAXED) > 0))
-        csp__wake_timer_sleeper(when);
+    if (when < old) csp__timer_added(cm, p, when);
     return true;
 }
 CSP__DEF bool csp_timer_reset(csp_timer *t, int64_t ns) {
