@@ -2400,14 +2400,17 @@ CSP__FN csp__g *csp__next_local_raw(csp__m *m) {
 }
 /* A goroutine locked to another M is not run here: it is left in
  * m->lockhand for g0, which gives it our P (csp__startlockedm). */
-CSP__FN csp__g *csp__next_local(csp__m *m) {
-    csp__g *g = csp__next_local_raw(m);
-    if (CSP__UNLIKELY(g && csp__load(&g->lockedm, CSP__RELAXED) && csp__load(&g->lockedm, CSP__RELAXED) != m)) {
+/* g, dequeued to run on m, unless it is locked to another thread: then it
+ * is m's to hand over (m->lockhand, by g0) and NULL is returned. */
+CSP__FN csp__g *csp__runnable_here(csp__m *m, csp__g *g) {
+    csp__m *lm = g ? csp__load(&g->lockedm, CSP__RELAXED) : NULL;
+    if (CSP__UNLIKELY(lm && lm != m)) {
         csp__store(&m->lockhand, g, CSP__RELAXED);
         return NULL;
     }
     return g;
 }
+CSP__FN csp__g *csp__next_local(csp__m *m) { return csp__runnable_here(m, csp__next_local_raw(m)); }
 
 /* ---- entering and leaving the runtime ------------------------------------------
  * Every public call that uses the scheduler brackets its work with
@@ -2668,10 +2671,7 @@ CSP__DEF void csp_yield(void) {
         csp__lock(&csp__sched.lock);
         next = csp__globrunq_get_locked(csp__load(&m->p, CSP__RELAXED), 0);
         csp__unlock(&csp__sched.lock);
-        if (next && csp__load(&next->lockedm, CSP__RELAXED) && csp__load(&next->lockedm, CSP__RELAXED) != m) {
-            csp__store(&m->lockhand, next, CSP__RELAXED);
-            next = NULL;
-        }
+        next = csp__runnable_here(m, next);
     }
     if (!next && !csp__load(&m->lockhand, CSP__RELAXED) && csp__np_waiters() && !csp__load(&csp__np_polling_flag, CSP__ACQUIRE) && csp__netpoll(0) > 0)
         next = csp__next_local(m);   /* an fd became ready: that goroutine runs */
