@@ -4199,6 +4199,24 @@ CSP__FN int csp__select_impl(csp_case *cases, int n, int64_t timeout_ns, int *po
         csp_sleep(timeout_ns);
         return result;
     }
+    /* Pass 0, without the channels' locks: the first case in poll order that
+     * looks ready is tried alone, under its own channel's lock only (as
+     * csp_try_send / csp_try_recv do); Go locks every channel of the select
+     * first. A case that lost a race since it was looked at is passed over;
+     * if none is taken, the locked pass below decides (a "none is ready"
+     * made of looks at different instants is no answer). */
+    for (int k = 0; k < np; k++) {
+        int i = pollorder[k];
+        csp_chan *c = cases[i].chan;
+        if (cases[i].op == CSP_OP_RECV) {
+            if (csp__chan_empty(c) && !csp__load(&c->closed, CSP__ACQUIRE)) continue;
+            bool ok = false;
+            if (csp__chan_recv(c, cases[i].elem, false, &ok)) { cases[i].ok = ok; return i; }
+        } else {
+            if (csp__chan_full(c) && !csp__load(&c->closed, CSP__ACQUIRE)) continue;
+            if (csp__chan_send(c, cases[i].elem, false)) return i;   /* closed: Go's panic */
+        }
+    }
     /* Lock order: distinct channels by address (insertion sort: n is small). */
     int nl = 0;
     for (int k = 0; k < np; k++) {
