@@ -9,6 +9,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 static void die(const char *what) {
@@ -146,9 +148,135 @@ static void tcp_pingpong(long n, void *arg) {
     csp_fd_close(ln);
 }
 
+/* ---- poll/echo_many ------------------------------------------------------------
+ * Twin: echoMany(n). Listen on 127.0.0.1:0 (backlog SOMAXCONN; Go's is the
+ * kernel's somaxconn); an acceptor goroutine loops csp_accept, sets
+ * TCP_NODELAY on each new connection and starts one echo handler per
+ * connection (csp_wg_go on the servers WaitGroup), until the listener is
+ * closed. A handler loops { read exactly 64 bytes; write them back } until
+ * EOF, then csp_fd_close's its connection. EM_CLIENTS (64) client goroutines
+ * (csp_wg_go on the clients WaitGroup) each socket + csp_connect, set
+ * TCP_NODELAY, do their share of the n round trips (n / 64, the first n % 64
+ * clients one more): fill 64 bytes from (client, round), write them, read
+ * exactly 64 back and compare (a wrong echo dies); then csp_fd_close. Main
+ * waits for the clients, marks the listener closing, csp_fd_close's it (the
+ * acceptor's csp_accept returns -EBADF) and waits for the acceptor and the
+ * handlers. All of it -- listen, the 64 connects and accepts, the closes --
+ * is inside the timed call, as in poll/tcp_pingpong. Any other error dies
+ * (exit 1). fds: 64 clients + 64 server sides + the listener. */
+enum { EM_CLIENTS = 64 };
+
+static void die_rc(const char *what, long rc) {
+    fprintf(stderr, "poller: poll/echo_many: %s failed: %s\n", what,
+            rc < 0 ? strerror((int)-rc) : "short or end of file");
+    exit(1);
+}
+
+/* Read exactly n bytes: 1, or 0 at EOF before the first byte; dies on an
+ * error or an EOF inside the message. */
+static int read_msg(int fd, void *buf, size_t n) {
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = csp_read(fd, (char *)buf + got, n - got);
+        if (r == 0 && got == 0) return 0;
+        if (r <= 0) die_rc("csp_read", (long)r);
+        got += (size_t)r;
+    }
+    return 1;
+}
+
+static void em_handler_main(void *arg) {
+    int fd = (int)(intptr_t)arg;
+    char buf[MSG];
+    while (read_msg(fd, buf, MSG)) {
+        ssize_t w = csp_write(fd, buf, MSG);
+        if (w != MSG) die_rc("csp_write (handler)", (long)w);
+    }
+    csp_fd_close(fd);
+}
+
+typedef struct em_acceptor { int ln; csp_waitgroup *servers; atomic_int *closing; } em_acceptor;
+
+static void em_acceptor_main(void *arg) {
+    em_acceptor *a = (em_acceptor *)arg;   /* main's, alive until servers is done */
+    for (;;) {
+        int fd = csp_accept(a->ln, NULL, NULL);
+        if (fd < 0) {
+            if (atomic_load(a->closing)) return;   /* the listener was closed */
+            die_rc("csp_accept", fd);
+        }
+        nodelay(fd);
+        if (csp_wg_go(a->servers, em_handler_main, (void *)(intptr_t)fd) != 0)
+            die("csp_wg_go (handler)");
+    }
+}
+
+typedef struct em_client {
+    int id;
+    long rounds;
+    struct sockaddr_in sa;
+} em_client;
+
+static void em_fill(char *msg, int id, long round) {
+    for (int j = 0; j < MSG; j++) msg[j] = (char)(id * 31 + round + j);
+}
+
+static void em_client_main(void *arg) {
+    const em_client *c = (const em_client *)arg;   /* main's, alive until clients is done */
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) die("socket");
+    int r = csp_connect(fd, (const struct sockaddr *)&c->sa, sizeof c->sa);
+    if (r != 0) die_rc("csp_connect", r);
+    nodelay(fd);
+    char msg[MSG], buf[MSG];
+    for (long i = 0; i < c->rounds; i++) {
+        em_fill(msg, c->id, i);
+        ssize_t w = csp_write(fd, msg, MSG);
+        if (w != MSG) die_rc("csp_write (client)", (long)w);
+        if (!read_msg(fd, buf, MSG)) die_rc("csp_read (client)", 0);
+        if (memcmp(msg, buf, MSG) != 0) {
+            fprintf(stderr, "poller: poll/echo_many: client %d round %ld: wrong echo\n",
+                    c->id, i);
+            exit(1);
+        }
+    }
+    csp_fd_close(fd);
+}
+
+static void echo_many(long n, void *arg) {
+    (void)arg;
+    int ln = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (ln < 0) die("socket");
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t salen = sizeof sa;
+    if (bind(ln, (struct sockaddr *)&sa, sizeof sa) != 0) die("bind");
+    if (listen(ln, SOMAXCONN) != 0) die("listen");
+    if (getsockname(ln, (struct sockaddr *)&sa, &salen) != 0) die("getsockname");
+
+    csp_waitgroup servers = { 0 }, clients = { 0 };
+    atomic_int closing = 0;
+    em_acceptor ac = { ln, &servers, &closing };
+    if (csp_wg_go(&servers, em_acceptor_main, &ac) != 0) die("csp_wg_go (acceptor)");
+    em_client cs[EM_CLIENTS];
+    for (int i = 0; i < EM_CLIENTS; i++) {
+        cs[i].id = i;
+        cs[i].rounds = n / EM_CLIENTS + (i < n % EM_CLIENTS ? 1 : 0);
+        cs[i].sa = sa;
+        if (csp_wg_go(&clients, em_client_main, &cs[i]) != 0) die("csp_wg_go (client)");
+    }
+    csp_wg_wait(&clients);
+    atomic_store(&closing, 1);
+    csp_fd_close(ln);
+    csp_wg_wait(&servers);
+}
+
 int main(int argc, char **argv) {
     bench_init(argc, argv);
     bench_run("poll/pipe_pingpong", bench_n(30000, 3000), pipe_pingpong, NULL);
     bench_run("poll/tcp_pingpong", bench_n(20000, 2000), tcp_pingpong, NULL);
+    bench_run("poll/echo_many", bench_n(64000, 6400), echo_many, NULL);
     return 0;
 }

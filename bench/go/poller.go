@@ -4,9 +4,13 @@
 package main
 
 import (
+	"bytes"
+	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
+	"sync"
 )
 
 // poll/pipe_pingpong: two pipes, a and b (os.Pipe: non-blocking, waited on
@@ -111,7 +115,104 @@ func tcpPingPong(n int) {
 	ln.Close()
 }
 
+// poll/echo_many: many loopback TCP connections with small messages. Listen
+// on 127.0.0.1:0; an acceptor goroutine loops Accept (TCP_NODELAY, Go's
+// default) and starts one echo handler goroutine per connection (servers
+// WaitGroup), until the listener is closed (net.ErrClosed). A handler loops
+// { io.ReadFull 64 bytes; write them back } until EOF, then closes its
+// connection. echoClients (64) client goroutines (clients WaitGroup) each
+// Dial, do their share of the n round trips (n / 64, the first n % 64
+// clients one more): fill 64 bytes from (client, round), write them,
+// io.ReadFull 64 back and compare (a wrong echo panics); then Close. Main
+// waits for the clients, closes the listener and waits for the acceptor and
+// the handlers. Per op: one 64-byte ROUND TRIP, 64 of them in flight. All
+// of it -- listen, the 64 dials and accepts, the closes -- is inside the
+// timed call, as in poll/tcp_pingpong. fds: 64 clients + 64 server sides +
+// the listener. C: socket/listen(SOMAXCONN)/csp_accept/csp_connect,
+// setsockopt TCP_NODELAY on both sides, csp_write + a csp_read loop until
+// 64 bytes, csp_fd_close, csp_wg_go/csp_wg_wait; an atomic flag tells the
+// acceptor that the -EBADF of its csp_accept is the listener's close.
+const echoClients = 64
+
+func echoFill(msg []byte, id, round int) {
+	for j := range msg {
+		msg[j] = byte(id*31 + round + j)
+	}
+}
+
+func echoMany(n int) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	addr := ln.Addr().String()
+	var servers, clients sync.WaitGroup
+	servers.Add(1)
+	go func() {
+		defer servers.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				if errors.Is(err, net.ErrClosed) {
+					return
+				}
+				panic(err)
+			}
+			servers.Add(1)
+			go func() {
+				defer servers.Done()
+				buf := make([]byte, 64)
+				for {
+					if _, err := io.ReadFull(c, buf); err != nil {
+						if err == io.EOF {
+							break
+						}
+						panic(err)
+					}
+					if _, err := c.Write(buf); err != nil {
+						panic(err)
+					}
+				}
+				c.Close()
+			}()
+		}
+	}()
+	clients.Add(echoClients)
+	for i := 0; i < echoClients; i++ {
+		rounds := n / echoClients
+		if i < n%echoClients {
+			rounds++
+		}
+		go func(id, rounds int) {
+			defer clients.Done()
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				panic(err)
+			}
+			msg := make([]byte, 64)
+			buf := make([]byte, 64)
+			for r := 0; r < rounds; r++ {
+				echoFill(msg, id, r)
+				if _, err := c.Write(msg); err != nil {
+					panic(err)
+				}
+				if _, err := io.ReadFull(c, buf); err != nil {
+					panic(err)
+				}
+				if !bytes.Equal(msg, buf) {
+					panic(fmt.Sprintf("poll/echo_many: client %d round %d: wrong echo", id, r))
+				}
+			}
+			c.Close()
+		}(i, rounds)
+	}
+	clients.Wait()
+	ln.Close()
+	servers.Wait()
+}
+
 func main() {
 	benchRun("poll/pipe_pingpong", benchN(30000, 3000), pipePingPong)
 	benchRun("poll/tcp_pingpong", benchN(20000, 2000), tcpPingPong)
+	benchRun("poll/echo_many", benchN(64000, 6400), echoMany)
 }
