@@ -105,18 +105,24 @@ static void nodelay(int fd) {
     if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0) die("TCP_NODELAY");
 }
 
-static void tcp_pingpong(long n, void *arg) {
-    (void)arg;
+/* A listener on 127.0.0.1, an ephemeral port; its address in *sa. */
+static int listen_loopback(struct sockaddr_in *sa, int backlog) {
     int ln = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (ln < 0) die("socket");
+    memset(sa, 0, sizeof *sa);
+    sa->sin_family = AF_INET;
+    sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t salen = sizeof *sa;
+    if (bind(ln, (struct sockaddr *)sa, sizeof *sa) != 0) die("bind");
+    if (listen(ln, backlog) != 0) die("listen");
+    if (getsockname(ln, (struct sockaddr *)sa, &salen) != 0) die("getsockname");
+    return ln;
+}
+
+static void tcp_pingpong(long n, void *arg) {
+    (void)arg;
     struct sockaddr_in sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t salen = sizeof sa;
-    if (bind(ln, (struct sockaddr *)&sa, sizeof sa) != 0) die("bind");
-    if (listen(ln, 16) != 0) die("listen");
-    if (getsockname(ln, (struct sockaddr *)&sa, &salen) != 0) die("getsockname");
+    int ln = listen_loopback(&sa, 16);
 
     csp_chan *accepted = csp_chan_make(sizeof(int), 0);
     if (!accepted) die("csp_chan_make");
@@ -245,16 +251,8 @@ static void em_client_main(void *arg) {
 
 static void echo_many(long n, void *arg) {
     (void)arg;
-    int ln = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (ln < 0) die("socket");
     struct sockaddr_in sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t salen = sizeof sa;
-    if (bind(ln, (struct sockaddr *)&sa, sizeof sa) != 0) die("bind");
-    if (listen(ln, SOMAXCONN) != 0) die("listen");
-    if (getsockname(ln, (struct sockaddr *)&sa, &salen) != 0) die("getsockname");
+    int ln = listen_loopback(&sa, SOMAXCONN);
 
     csp_waitgroup servers = { 0 }, clients = { 0 };
     atomic_int closing = 0;

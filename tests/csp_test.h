@@ -86,6 +86,40 @@
  *   exits with status 1: a child that must die of SIGSEGV should reset the signal
  *   (signal(SIGSEGV, SIG_DFL)) first, or the test should accept both outcomes.
  *
+ * Any program, caught the same way (RUN_CHILD uses it; so does test_examples.c):
+ *
+ *     csp_test_spawn_opts o;
+ *     memset(&o, 0, sizeof o);
+ *     o.arg_words = "one two";
+ *     o.timeout_ms = 30000;
+ *     csp_test_child r = csp_test_spawn("echo", "/bin/echo", &o);
+ *
+ *   csp_test_child csp_test_spawn(const char *label, const char *path,
+ *                                 const csp_test_spawn_opts *o)
+ *       runs `[WRAPPER...] path args... arg_words...` with posix_spawn (posix_spawnp
+ *       with a wrapper, as above), stdin from /dev/null, stdout and stderr in one
+ *       pipe, an empty signal mask, and waits for it; the result is as RUN_CHILD's,
+ *       with name = label. A NULL path fails with ENOMEM (for a path that could not
+ *       be made). A failed spawn sets spawn_error and leaves output empty: saying
+ *       why is the caller's. The options, a csp_test_spawn_opts (o NULL or all
+ *       zero: none of them):
+ *       const char *const *args;    NULL-terminated arguments after path
+ *       const char *arg_words;      more arguments, after those: its blank-separated
+ *                                   words
+ *       const char *const *env;     NULL-terminated changes to the inherited
+ *                                   environment: "VAR=value" adds or replaces VAR,
+ *                                   a bare "VAR" removes it
+ *       int timeout_ms;             <= 0: no timeout; after it, SIGKILL
+ *       int own_group;              a process group of its own (its id the child's
+ *                                   pid): the timeout's SIGKILL goes to the whole
+ *                                   group, and once the child has ended what is left
+ *                                   of the group gets SIGKILL too
+ *       const sigset_t *sigdefault; the signals set to SIG_DFL in the child; NULL:
+ *                                   SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD,
+ *                                   SIGUSR1, SIGUSR2, SIGALRM and SIGXFSZ
+ *       size_t output_max;          bytes of output kept (the first ones; beyond,
+ *                                   truncated = 1); 0: CSP_TEST_OUTPUT_MAX
+ *
  * Running a test binary:
  *     build/gcc/test_chan [--list] [FILTER]
  *     build/gcc/test_chan --child NAME
@@ -630,15 +664,16 @@ CSP_TEST_FN_ void csp_test_child_free(csp_test_child *r) {
     r->output_len = 0;
 }
 
-/* Reads what `fd` (non-blocking) has now. Returns 1 at end of file or on an error. */
-CSP_TEST_FN_ int csp_test_drain_(int fd, struct csp_test_sb_ *b, int *truncated) {
+/* Reads what `fd` (non-blocking) has now, keeping at most `max` bytes in `b`. Returns 1
+ * at end of file or on an error. */
+CSP_TEST_FN_ int csp_test_drain_(int fd, struct csp_test_sb_ *b, size_t max, int *truncated) {
     char buf[16384];
     for (;;) {
         ssize_t n = read(fd, buf, sizeof buf);
         if (n > 0) {
             size_t keep = (size_t)n;
-            if (b->len + keep > CSP_TEST_OUTPUT_MAX) {
-                keep = b->len < CSP_TEST_OUTPUT_MAX ? CSP_TEST_OUTPUT_MAX - b->len : 0;
+            if (b->len + keep > max) {
+                keep = b->len < max ? max - b->len : 0;
                 *truncated = 1;
             }
             csp_test_sb_add_(b, buf, keep);
@@ -686,47 +721,70 @@ CSP_TEST_FN_ int csp_test_same_var_(const char *e, const char *x) {
     return le == lx && memcmp(e, x, le) == 0;
 }
 
-/* Spawns [wrapper...] this-binary args..., with the environment changed by `env` (a
- * va_list of const char * ending with NULL), and waits for it; see RUN_CHILD. */
-CSP_TEST_FN_ csp_test_child csp_test_spawn_(const char *label, const char *const *args,
-                                            int timeout_ms, va_list env) {
+/* How many blank-separated words `s` has (NULL: none). */
+CSP_TEST_FN_ size_t csp_test_nwords_(const char *s) {
+    size_t n = 0, i;
+    for (i = 0; s && s[i]; i++)
+        n += s[i] != ' ' && s[i] != '\t' && (i == 0 || s[i - 1] == ' ' || s[i - 1] == '\t');
+    return n;
+}
+
+/* A malloc'd copy of `s`, or NULL (also for s NULL). */
+CSP_TEST_FN_ char *csp_test_dup_(const char *s) {
+    size_t l = s ? strlen(s) + 1 : 0;
+    char *p = s ? (char *)malloc(l) : NULL;
+    if (p) memcpy(p, s, l);
+    return p;
+}
+
+/* The options of csp_test_spawn; all zero: none. See the usage notes at the top. */
+typedef struct csp_test_spawn_opts {
+    const char *const *args;     /* NULL-terminated arguments after the program */
+    const char *arg_words;       /* more arguments, after those: this string's words */
+    const char *const *env;      /* NULL-terminated: "VAR=value" sets VAR, "VAR" drops it */
+    int timeout_ms;              /* <= 0: none */
+    int own_group;               /* a process group of its own, killed as a whole */
+    const sigset_t *sigdefault;  /* reset to SIG_DFL in the child; NULL: the runner's list */
+    size_t output_max;           /* bytes of output kept; 0: CSP_TEST_OUTPUT_MAX */
+} csp_test_spawn_opts;
+
+/* Runs [wrapper...] path args... arg_words... and waits for it; see the usage notes. */
+CSP_TEST_FN_ csp_test_child csp_test_spawn(const char *label, const char *path,
+                                           const csp_test_spawn_opts *opts) {
     csp_test_child r;
+    csp_test_spawn_opts o;
     struct csp_test_sb_ out = { NULL, 0, 0 };
     const char *wrapper = getenv("CSP_TEST_EXEC_WRAPPER");
-    char *exe = NULL, *words = NULL, **argv = NULL, **envp = NULL, *save = NULL, *w;
-    const char **extra = NULL;
-    size_t nargs = 0, nextra = 0, nenv = 0, nwords = 0, i, j, k;
+    char *words = NULL, *more = NULL, **argv = NULL, **envp = NULL, *save = NULL, *w;
+    size_t nargs = 0, nextra = 0, nenv = 0, max, i, j, k;
     int fds[2] = { -1, -1 }, status = 0, reaped = 0, eof = 0, rc;
-    int64_t t0 = csp_test_now_ms(), deadline = timeout_ms > 0 ? t0 + timeout_ms : -1;
+    int64_t t0 = csp_test_now_ms(), deadline;
     pid_t pid = -1;
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t at;
     sigset_t none, dfl;
-    va_list ap;
+    short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
 
+    if (opts) o = *opts;
+    else memset(&o, 0, sizeof o);
+    deadline = o.timeout_ms > 0 ? t0 + o.timeout_ms : -1;
+    max = o.output_max ? o.output_max : CSP_TEST_OUTPUT_MAX;
     memset(&r, 0, sizeof r);
     r.name = label;
     r.exit_code = -1;
+    if (wrapper && !*wrapper) wrapper = NULL;
 
-    /* The command line. */
-    while (args[nargs]) nargs++;
-    if (wrapper && *wrapper) {
-        size_t l = strlen(wrapper);
-        words = (char *)malloc(l + 1);
-        if (words) memcpy(words, wrapper, l + 1);
-        for (i = 0; i < l; i++) nwords += wrapper[i] != ' ' && wrapper[i] != '\t' &&
-                                          (i == 0 || wrapper[i - 1] == ' ' || wrapper[i - 1] == '\t');
-    }
-    exe = csp_test_self_path_();
-    argv = (char **)calloc(nwords + nargs + 2, sizeof *argv);
-    /* The environment: the inherited one, changed by the extra entries. */
-    va_copy(ap, env);
-    while (va_arg(ap, const char *)) nextra++;
-    va_end(ap);
-    extra = (const char **)calloc(nextra + 1, sizeof *extra);
+    /* The command line: the wrapper's words, path, args, arg_words' words. */
+    while (o.args && o.args[nargs]) nargs++;
+    words = csp_test_dup_(wrapper);
+    more = csp_test_dup_(o.arg_words);
+    argv = (char **)calloc(csp_test_nwords_(wrapper) + 1 + nargs + csp_test_nwords_(o.arg_words) + 1,
+                           sizeof *argv);
+    /* The environment: the inherited one, changed by o.env. */
+    while (o.env && o.env[nextra]) nextra++;
     while (environ && environ[nenv]) nenv++;
     envp = (char **)calloc(nenv + nextra + 1, sizeof *envp);
-    if (!exe || !argv || !extra || !envp || (wrapper && *wrapper && !words)) {
+    if (!path || !argv || !envp || (wrapper && !words) || (o.arg_words && !more)) {
         r.spawn_error = ENOMEM;
         goto done;
     }
@@ -734,18 +792,20 @@ CSP_TEST_FN_ csp_test_child csp_test_spawn_(const char *label, const char *const
     if (words)
         for (w = strtok_r(words, " \t", &save); w; w = strtok_r(NULL, " \t", &save))
             argv[k++] = w;
-    argv[k++] = exe;
-    for (i = 0; i < nargs; i++) argv[k++] = (char *)args[i];
+    argv[k++] = (char *)path;
+    for (i = 0; i < nargs; i++) argv[k++] = (char *)o.args[i];
+    if (more)
+        for (w = strtok_r(more, " \t", &save); w; w = strtok_r(NULL, " \t", &save))
+            argv[k++] = w;
     argv[k] = NULL;
-    for (i = 0; i < nextra; i++) extra[i] = va_arg(env, const char *);
     k = 0;
     for (i = 0; i < nenv; i++) {
         int replaced = 0;
-        for (j = 0; j < nextra && !replaced; j++) replaced = csp_test_same_var_(environ[i], extra[j]);
+        for (j = 0; j < nextra && !replaced; j++) replaced = csp_test_same_var_(environ[i], o.env[j]);
         if (!replaced) envp[k++] = environ[i];
     }
     for (j = 0; j < nextra; j++)
-        if (strchr(extra[j], '=')) envp[k++] = (char *)extra[j];
+        if (strchr(o.env[j], '=')) envp[k++] = (char *)o.env[j];
     envp[k] = NULL;
 
 #ifdef __USE_GNU
@@ -761,22 +821,30 @@ CSP_TEST_FN_ csp_test_child csp_test_spawn_(const char *label, const char *const
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawnattr_init(&at);
     sigemptyset(&none);
-    sigemptyset(&dfl);
-    sigaddset(&dfl, SIGPIPE);
-    sigaddset(&dfl, SIGINT);
-    sigaddset(&dfl, SIGTERM);
-    sigaddset(&dfl, SIGHUP);
-    sigaddset(&dfl, SIGQUIT);
-    sigaddset(&dfl, SIGCHLD);
-    sigaddset(&dfl, SIGUSR1);
-    sigaddset(&dfl, SIGUSR2);
-    sigaddset(&dfl, SIGALRM);
-    sigaddset(&dfl, SIGXFSZ);
+    if (o.sigdefault) {
+        dfl = *o.sigdefault;
+    } else {
+        sigemptyset(&dfl);
+        sigaddset(&dfl, SIGPIPE);
+        sigaddset(&dfl, SIGINT);
+        sigaddset(&dfl, SIGTERM);
+        sigaddset(&dfl, SIGHUP);
+        sigaddset(&dfl, SIGQUIT);
+        sigaddset(&dfl, SIGCHLD);
+        sigaddset(&dfl, SIGUSR1);
+        sigaddset(&dfl, SIGUSR2);
+        sigaddset(&dfl, SIGALRM);
+        sigaddset(&dfl, SIGXFSZ);
+    }
     posix_spawnattr_setsigmask(&at, &none);
     posix_spawnattr_setsigdefault(&at, &dfl);
-    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    if (o.own_group) {
+        posix_spawnattr_setpgroup(&at, 0);
+        flags |= POSIX_SPAWN_SETPGROUP;
+    }
+    posix_spawnattr_setflags(&at, flags);
     if (words) rc = posix_spawnp(&pid, argv[0], &fa, &at, argv, envp);
-    else rc = posix_spawn(&pid, exe, &fa, &at, argv, envp);
+    else rc = posix_spawn(&pid, path, &fa, &at, argv, envp);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);
     close(fds[1]);
@@ -797,7 +865,7 @@ CSP_TEST_FN_ csp_test_child csp_test_spawn_(const char *label, const char *const
             p.events = POLLIN;
             p.revents = 0;
             poll(&p, 1, wait_ms);
-            eof = csp_test_drain_(fds[0], &out, &r.truncated);
+            eof = csp_test_drain_(fds[0], &out, max, &r.truncated);
         } else {
             csp_test_sleep_ms_(2);
         }
@@ -808,16 +876,18 @@ CSP_TEST_FN_ csp_test_child csp_test_spawn_(const char *label, const char *const
         }
         if (reaped) {
             /* The child is gone: what it wrote is in the pipe now. A grandchild may
-             * still hold the pipe open; do not wait for it. */
-            if (!eof) csp_test_drain_(fds[0], &out, &r.truncated);
+             * still hold the pipe open; do not wait for it (in a group of its own,
+             * end it). */
+            if (!eof) csp_test_drain_(fds[0], &out, max, &r.truncated);
+            if (o.own_group) kill(-pid, SIGKILL);
             break;
         }
         if (deadline >= 0 && csp_test_now_ms() >= deadline) {
-            kill(pid, SIGKILL);
+            kill(o.own_group ? -pid : pid, SIGKILL);
             while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
             reaped = 1;
             r.timed_out = 1;
-            if (!eof) csp_test_drain_(fds[0], &out, &r.truncated);
+            if (!eof) csp_test_drain_(fds[0], &out, max, &r.truncated);
             break;
         }
     }
@@ -827,11 +897,6 @@ CSP_TEST_FN_ csp_test_child csp_test_spawn_(const char *label, const char *const
     }
 
 done:
-    if (r.spawn_error) {
-        csp_test_sb_printf_(&out, "csp_test: cannot spawn %s for child '%s': %s\n",
-                            words ? argv[0] : exe ? exe : "(this binary)", label,
-                            strerror(r.spawn_error));
-    }
     if (fds[0] >= 0) close(fds[0]);
     if (fds[1] >= 0) close(fds[1]);
     csp_test_sb_grow_(&out, 0);
@@ -839,11 +904,49 @@ done:
     r.output = out.p;
     r.output_len = out.len;
     r.elapsed_ms = csp_test_now_ms() - t0;
-    free(exe);
     free(words);
+    free(more);
     free(argv);
-    free(extra);
     free(envp);
+    return r;
+}
+
+/* Runs this binary with `args` and the environment changed by `env` (a va_list of
+ * const char * ending with NULL); see RUN_CHILD. */
+CSP_TEST_FN_ csp_test_child csp_test_spawn_(const char *label, const char *const *args,
+                                            int timeout_ms, va_list env) {
+    const char *wrapper = getenv("CSP_TEST_EXEC_WRAPPER");
+    char *exe = csp_test_self_path_();
+    const char **extra;
+    size_t nextra = 0, i, skip, n;
+    csp_test_spawn_opts o;
+    csp_test_child r;
+    va_list ap;
+
+    va_copy(ap, env);
+    while (va_arg(ap, const char *)) nextra++;
+    va_end(ap);
+    extra = (const char **)calloc(nextra + 1, sizeof *extra);
+    for (i = 0; extra && i < nextra; i++) extra[i] = va_arg(env, const char *);
+    memset(&o, 0, sizeof o);
+    o.args = args;
+    o.env = extra;
+    o.timeout_ms = timeout_ms;
+    r = csp_test_spawn(label, extra ? exe : NULL, &o);
+    if (r.spawn_error) {
+        /* Named by the wrapper's first word, or else this binary. */
+        struct csp_test_sb_ b = { r.output, r.output_len, r.output_len + 1 };
+        skip = wrapper ? strspn(wrapper, " \t") : 0;
+        n = wrapper ? strcspn(wrapper + skip, " \t") : 0;
+        if (n) csp_test_sb_printf_(&b, "csp_test: cannot spawn %.*s for child '%s': %s\n",
+                                   (int)n, wrapper + skip, label, strerror(r.spawn_error));
+        else csp_test_sb_printf_(&b, "csp_test: cannot spawn %s for child '%s': %s\n",
+                                 exe ? exe : "(this binary)", label, strerror(r.spawn_error));
+        r.output = b.p;
+        r.output_len = b.len;
+    }
+    free(exe);
+    free(extra);
     return r;
 }
 

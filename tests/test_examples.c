@@ -814,6 +814,17 @@ static void check_70(run *r) {
 
 /* ---- the table ------------------------------------------------------------------------- */
 
+
+/* 17_once: five Parse calls from five goroutines, in any order (printed three times). */
+#define PARSE_FIVE                                            \
+    "@{\n"                                                    \
+    "  Parse(\"one\") = \"ONE\" after {0..} ms\n"             \
+    "  Parse(\"two\") = \"TWO\" after {0..} ms\n"             \
+    "  Parse(\"three\") = \"THREE\" after {0..} ms\n"         \
+    "  Parse(\"four\") = \"FOUR\" after {0..} ms\n"           \
+    "  Parse(\"five\") = \"FIVE\" after {0..} ms\n"           \
+    "@}\n"
+
 static const example examples[] = {
     { .name = "01_goroutines", .check = check_01, .want =
         "in:   1 2 3 4 5 6 7 8 9 10 11 12\n"
@@ -952,29 +963,11 @@ static const example examples[] = {
     { .name = "17_once", .check = check_17, .want =
         "sync.Once:\n"
         "initParser: loading... (50 ms)\n"
-        "@{\n"
-        "  Parse(\"one\") = \"ONE\" after {0..} ms\n"
-        "  Parse(\"two\") = \"TWO\" after {0..} ms\n"
-        "  Parse(\"three\") = \"THREE\" after {0..} ms\n"
-        "  Parse(\"four\") = \"FOUR\" after {0..} ms\n"
-        "  Parse(\"five\") = \"FIVE\" after {0..} ms\n"
-        "@}\n"
-        "@{\n"
-        "  Parse(\"one\") = \"ONE\" after {0..} ms\n"
-        "  Parse(\"two\") = \"TWO\" after {0..} ms\n"
-        "  Parse(\"three\") = \"THREE\" after {0..} ms\n"
-        "  Parse(\"four\") = \"FOUR\" after {0..} ms\n"
-        "  Parse(\"five\") = \"FIVE\" after {0..} ms\n"
-        "@}\n"
+        PARSE_FIVE
+        PARSE_FIVE
         "sync.OnceValue:\n"
         "initParser: loading... (50 ms)\n"
-        "@{\n"
-        "  Parse(\"one\") = \"ONE\" after {0..} ms\n"
-        "  Parse(\"two\") = \"TWO\" after {0..} ms\n"
-        "  Parse(\"three\") = \"THREE\" after {0..} ms\n"
-        "  Parse(\"four\") = \"FOUR\" after {0..} ms\n"
-        "  Parse(\"five\") = \"FIVE\" after {0..} ms\n"
-        "@}\n"
+        PARSE_FIVE
         "parsers built: 2 (one by each way)\n" },
     { .name = "18_pipeline", .check = check_18 },
     { .name = "19_scoreboard_channel", .want =
@@ -1117,13 +1110,6 @@ static const example *lookup(const char *name) {
     return NULL;
 }
 
-static int drop_var(const char *e) {
-    static const char *drop[] = { "CSP_SEED=", "CSP_SEED_VIRTUAL_TIME=", "CSP_MAXPROCS=" };
-    for (size_t i = 0; i < sizeof drop / sizeof drop[0]; i++)
-        if (!strncmp(e, drop[i], strlen(drop[i]))) return 1;
-    return 0;
-}
-
 /* A growing byte string, always NUL-terminated once it holds anything. */
 typedef struct { char *p; size_t len, cap; } bytes;
 
@@ -1150,117 +1136,28 @@ __attribute__((format(printf, 2, 3))) static void bytes_printf(bytes *b, const c
     if (n > 0) bytes_add(b, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
 }
 
-/* Reads what fd (non-blocking) has now into b. 1 at end of file or on an error. */
-static int drain(int fd, bytes *b, int *truncated) {
-    char buf[8192];
-    for (;;) {
-        ssize_t n = read(fd, buf, sizeof buf);
-        if (n > 0) {
-            if (b->len + (size_t)n <= OUTPUT_MAX) bytes_add(b, buf, (size_t)n);
-            else *truncated = 1;
-            continue;
-        }
-        if (n == 0) return 1;
-        if (errno == EINTR) continue;
-        return !(errno == EAGAIN || errno == EWOULDBLOCK);
-    }
-}
-
 /* Runs [wrapper...] path args... as described at the top, in a process group of its
  * own, and waits for it; after timeout_ms the group is killed. */
 static csp_test_child spawn_example(const char *label, const char *path, const char *args, int timeout_ms) {
-    csp_test_child r;
-    bytes out = { NULL, 0, 0 };
-    char *argv[64], *envp[1024], *words, *save = NULL, *w;
+    static const char *const drop[] = { "CSP_SEED", "CSP_SEED_VIRTUAL_TIME", "CSP_MAXPROCS", NULL };
     const char *wrapper = getenv("CSP_TEST_EXEC_WRAPPER");
-    int argc = 0, nenv = 0, fds[2], status = 0, reaped = 0, eof = 0, rc;
-    int64_t t0 = csp_test_now_ms(), deadline = t0 + timeout_ms;
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t at;
-    sigset_t none, dfl;
-    pid_t pid;
+    csp_test_spawn_opts o = { .arg_words = args, .env = drop, .timeout_ms = timeout_ms,
+                              .own_group = 1, .output_max = OUTPUT_MAX };
+    sigset_t dfl;
+    csp_test_child r;
 
-    memset(&r, 0, sizeof r);
-    r.name = label;
-    r.exit_code = -1;
-    if (wrapper && !*wrapper) wrapper = NULL;
-    /* The command line: the wrapper's words, the binary, the args' words. */
-    size_t wl = wrapper ? strlen(wrapper) + 1 : 0, al = args ? strlen(args) + 1 : 0;
-    words = malloc(wl + al + 1);
-    if (!words) { r.spawn_error = ENOMEM; goto done; }
-    if (wrapper) memcpy(words, wrapper, wl);
-    if (args) memcpy(words + wl, args, al);
-    if (wrapper)
-        for (w = strtok_r(words, " \t", &save); w && argc < 30; w = strtok_r(NULL, " \t", &save)) argv[argc++] = w;
-    argv[argc++] = (char *)path;
-    if (args)
-        for (w = strtok_r(words + wl, " \t", &save); w && argc < 62; w = strtok_r(NULL, " \t", &save)) argv[argc++] = w;
-    argv[argc] = NULL;
-    for (char **e = environ; e && *e && nenv < 1023; e++)
-        if (!drop_var(*e)) envp[nenv++] = *e;
-    envp[nenv] = NULL;
-
-    if (pipe2(fds, O_CLOEXEC) != 0) { r.spawn_error = errno; goto done; }
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawnattr_init(&at);
-    sigemptyset(&none);
+    /* Every signal that can be is at its default, as in a shell's child. */
     sigfillset(&dfl);
     sigdelset(&dfl, SIGKILL);
     sigdelset(&dfl, SIGSTOP);
-    posix_spawnattr_setsigmask(&at, &none);
-    posix_spawnattr_setsigdefault(&at, &dfl);
-    posix_spawnattr_setpgroup(&at, 0);
-    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
-    rc = wrapper ? posix_spawnp(&pid, argv[0], &fa, &at, argv, envp) : posix_spawn(&pid, path, &fa, &at, argv, envp);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&at);
-    close(fds[1]);
-    if (rc != 0) { r.spawn_error = rc; close(fds[0]); goto done; }
-    fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK);
-
-    for (;;) {
-        if (!eof) {
-            int64_t left = deadline - csp_test_now_ms();
-            struct pollfd p = { fds[0], POLLIN, 0 };
-            poll(&p, 1, left < 0 ? 0 : left > 50 ? 50 : (int)left);
-            eof = drain(fds[0], &out, &r.truncated);
-        } else {
-            struct timespec ts = { 0, 2000000 };
-            nanosleep(&ts, NULL);
-        }
-        pid_t got = waitpid(pid, &status, WNOHANG);
-        if (got == pid) reaped = 1;
-        else if (got < 0 && errno != EINTR) reaped = 2;   /* ECHILD: the status is lost */
-        if (reaped) {
-            /* It is gone, and what it wrote is in the pipe. A grandchild left
-             * behind may hold the pipe open: do not wait for it, end it. */
-            if (!eof) drain(fds[0], &out, &r.truncated);
-            kill(-pid, SIGKILL);
-            break;
-        }
-        if (csp_test_now_ms() >= deadline) {
-            kill(-pid, SIGKILL);
-            while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
-            reaped = 1;
-            r.timed_out = 1;
-            if (!eof) drain(fds[0], &out, &r.truncated);
-            break;
-        }
+    o.sigdefault = &dfl;
+    r = csp_test_spawn(label, path, &o);
+    if (r.spawn_error) {
+        bytes out = { r.output, r.output_len, r.output_len + 1 };
+        bytes_printf(&out, "cannot run %s: %s\n", wrapper && *wrapper ? wrapper : path, strerror(r.spawn_error));
+        r.output = out.p;
+        r.output_len = out.len;
     }
-    close(fds[0]);
-    if (reaped == 1 && !r.timed_out && WIFEXITED(status)) { r.exited = 1; r.exit_code = WEXITSTATUS(status); }
-    else if (reaped == 1 && WIFSIGNALED(status)) { r.signaled = 1; r.signo = WTERMSIG(status); }
-
-done:
-    if (r.spawn_error) bytes_printf(&out, "cannot run %s: %s\n", wrapper ? wrapper : path, strerror(r.spawn_error));
-    bytes_add(&out, "", 0);
-    r.output = out.p;
-    r.output_len = out.len;
-    r.elapsed_ms = csp_test_now_ms() - t0;
-    free(words);
     return r;
 }
 
