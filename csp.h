@@ -4017,14 +4017,11 @@ CSP__FN bool csp__chan_recv(csp_chan *c, void *ep, bool block, bool *okp) {
         csp__park(csp__park_forever_ok, NULL, "chan receive (nil chan)", NULL);
         csp__fatal("unreachable: woke from a nil channel");
     }
-    if (!block && csp__chan_empty(c)) {
-        if (!csp__load(&c->closed, CSP__ACQUIRE)) return false;
-        if (csp__chan_empty(c)) {   /* closed and (still) empty: a zero value */
-            csp__elem_zero(ep, c->elemsize);
-            if (okp) *okp = false;
-            return true;
-        }
-    }
+    /* Open and empty: nothing to take, without the lock (Go's fast path).
+     * Closed: through the lock, even when empty. The closer may still be
+     * inside csp_close (it unlocks after publishing `closed`), and a caller
+     * that learns of the close may free the channel at once. */
+    if (!block && csp__chan_empty(c) && !csp__load(&c->closed, CSP__ACQUIRE)) return false;
     csp__g *self = csp__self();
     csp__enter();
     csp__lock(&c->lock);

@@ -442,3 +442,33 @@ TEST(waitgroup_reuse_and_on_stack) {
     csp_wg_wait(&wg);   /* zero: returns at once */
     for (int i = 0; i < T_COUNT(2000, 200); i++) wg_on_stack();
 }
+
+/* A receiver that sees a close may free the channel at once, while the closer
+ * (holding no reference, as the semaphore's notifier) is still inside
+ * csp_close: a non-blocking receive or a select that finds the channel closed
+ * goes through its lock, which the closer releases last (ASan and TSan catch
+ * the free racing the closer's unlock otherwise). */
+static void close_borrowed(void *arg) { csp_close((csp_chan *)arg); }
+TEST(seen_closed_then_freed_at_once) {
+    for (int round = 0; round < T_COUNT(3000, 500); round++) {
+        csp_chan *c = csp_chan_make(sizeof(int), (size_t)(round & 1));
+        REQUIRE(c != NULL);
+        REQUIRE_EQ(csp_go(close_borrowed, c), 0);
+        int v = 7;
+        bool ok = true;
+        if (round & 2) {
+            while (!csp_try_recv(c, &v, &ok)) csp_yield();
+        } else {
+            csp_chan *never = csp_chan_make(0, 0);
+            csp_case k[2] = { CSP_RECV(never, NULL), CSP_RECV(c, &v) };
+            int r;
+            while ((r = csp_select(k, 2, 0)) == CSP_SELECT_TIMEOUT) csp_yield();
+            EXPECT_EQ(r, 1, "round %d", round);
+            ok = k[1].ok;
+            csp_chan_release(never);
+        }
+        EXPECT(!ok, "round %d: a closed channel's receive reports !ok", round);
+        EXPECT_EQ(v, 0, "round %d: zero value", round);
+        csp_chan_release(c);   /* the last reference: freed now */
+    }
+}
