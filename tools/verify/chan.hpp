@@ -22,8 +22,8 @@
 #ifndef PK_MUT_PARK
 #define PK_MUT_PARK 0          /* csp__park: parkword load ACQUIRE */
 #endif
-#ifndef CH_MUT_CLOSED_LOAD
-#define CH_MUT_CLOSED_LOAD 0   /* chanrecv fast path: closed load ACQUIRE */
+#ifndef CH_MUT_CLOSED_EARLY
+#define CH_MUT_CLOSED_EARLY 0  /* chanrecv fast path: a seen close goes through the lock */
 #endif
 #ifndef CH_MUT_CLOSED_STORE
 #define CH_MUT_CLOSED_STORE 0  /* csp_close: closed store RELEASE */
@@ -178,6 +178,7 @@ struct Chan {
     rl::atomic<unsigned> qcount;  /* written under the lock, read by fast paths */
     rl::var<unsigned> sendx, recvx;
     rl::var<int> buf[CHAN_MAXCAP];
+    rl::var<int> mem;             /* the channel's memory, as its free would write it */
     WaitQ recvq, sendq;
     void init(unsigned cap_) {
         lock.init();
@@ -186,6 +187,7 @@ struct Chan {
         qcount.store(0, rl::mo_relaxed, $);
         sendx($) = 0; recvx($) = 0;
         for (unsigned i = 0; i < CHAN_MAXCAP; i++) buf[i]($) = 0;
+        mem($) = 0;
         recvq.init(); sendq.init();
     }
 };
@@ -259,13 +261,17 @@ static bool chan_send(Gt *self, Chan *c, rl::var<int> *ep, bool block) {
 
 /* csp__chan_recv: returns "selected"; *okp: a real value. */
 static bool chan_recv(Gt *self, Chan *c, rl::var<int> *ep, bool block, bool *okp) {
+    /* Open and empty: nothing, without the lock. A seen close goes through
+     * the lock (the closer unlocks after publishing it). */
     if (!block && chan_empty(c)) {
-        if (!c->closed.load(MO(CH_MUT_CLOSED_LOAD, mo_acquire, mo_relaxed), $)) return false;
-        if (chan_empty(c)) {   /* closed and (still) empty: a zero value */
+        if (!c->closed.load(rl::mo_acquire, $)) return false;
+#if MUT(CH_MUT_CLOSED_EARLY)
+        if (chan_empty(c)) {   /* the old early return: closed and empty, no lock */
             if (ep) (*ep)($) = 0;
             *okp = false;
             return true;
         }
+#endif
     }
     c->lock.lock();
     if (c->closed.load(rl::mo_relaxed, $) && c->qcount.load(rl::mo_relaxed, $) == 0) {
@@ -314,6 +320,7 @@ static void chan_close(Chan *c) {
         sg->g->param($) = sg;
         sg->next($) = wake; wake = sg;
     }
+    c->mem($) = 2;   /* the closer still writes the channel until its unlock (the lock word) */
     c->lock.unlock();
     while (wake) {   /* read next before readying: the sudog dies with its wake-up */
         Sudog *n = wake->next($);
