@@ -3835,7 +3835,9 @@ static CSP__NOINLINE void csp__rt_init(void) {
  * non-blocking fast paths (try_send/try_recv/select default), which may
  * then only conclude "not ready" -- the same reasoning as Go's: if a full
  * channel was observed full and, after that, not closed, there was an
- * instant when a send could not proceed.
+ * instant when a send could not proceed. A close seen there is confirmed
+ * under the lock (also by select's first pass): whoever learns of a close
+ * may free the channel at once, and the closer unlocks after publishing it.
  * Lock order: channel locks by address (select takes several), then
  * scheduler locks. */
 typedef struct csp__sudog {
