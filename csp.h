@@ -3835,9 +3835,10 @@ static CSP__NOINLINE void csp__rt_init(void) {
  * non-blocking fast paths (try_send/try_recv/select default), which may
  * then only conclude "not ready" -- the same reasoning as Go's: if a full
  * channel was observed full and, after that, not closed, there was an
- * instant when a send could not proceed. A close seen there is confirmed
- * under the lock (also by select's first pass): whoever learns of a close
- * may free the channel at once, and the closer unlocks after publishing it.
+ * instant when a send could not proceed. A close seen there is answered
+ * at once (closed and empty: a zero value, as Go's); whoever learns of it
+ * may release the last reference while the closer still holds the lock,
+ * so csp_chan_release takes the lock once before freeing.
  * Lock order: channel locks by address (select takes several), then
  * scheduler locks. */
 typedef struct csp__sudog {
@@ -3919,6 +3920,13 @@ CSP__DEF csp_chan *csp_chan_retain(csp_chan *c) {
 CSP__DEF void csp_chan_release(csp_chan *c) {
     if (!c) return;
     if (csp__fsub(&c->refs, 1, CSP__ACQREL) == 1) {
+        /* Whoever learnt of a close without the lock (a non-blocking
+         * receive, select's first pass) may release the last reference
+         * while the closer, holding none (the semaphore's notifier), is
+         * still inside csp_close: it unlocks after publishing the close,
+         * and touches nothing after its unlock. Wait that out. */
+        csp__lock(&c->lock);
+        csp__unlock(&c->lock);
         CSP_FREE(c->buf);
         CSP_FREE(c);
     }
@@ -4019,11 +4027,14 @@ CSP__FN bool csp__chan_recv(csp_chan *c, void *ep, bool block, bool *okp) {
         csp__park(csp__park_forever_ok, NULL, "chan receive (nil chan)", NULL);
         csp__fatal("unreachable: woke from a nil channel");
     }
-    /* Open and empty: nothing to take, without the lock (Go's fast path).
-     * Closed: through the lock, even when empty. The closer may still be
-     * inside csp_close (it unlocks after publishing `closed`), and a caller
-     * that learns of the close may free the channel at once. */
-    if (!block && csp__chan_empty(c) && !csp__load(&c->closed, CSP__ACQUIRE)) return false;
+    if (!block && csp__chan_empty(c)) {
+        if (!csp__load(&c->closed, CSP__ACQUIRE)) return false;
+        if (csp__chan_empty(c)) {   /* closed and (still) empty: a zero value */
+            csp__elem_zero(ep, c->elemsize);
+            if (okp) *okp = false;
+            return true;
+        }
+    }
     csp__g *self = csp__self();
     csp__enter();
     csp__lock(&c->lock);

@@ -22,8 +22,11 @@
 #ifndef PK_MUT_PARK
 #define PK_MUT_PARK 0          /* csp__park: parkword load ACQUIRE */
 #endif
-#ifndef CH_MUT_CLOSED_EARLY
-#define CH_MUT_CLOSED_EARLY 0  /* chanrecv fast path: a seen close goes through the lock */
+#ifndef CH_MUT_CLOSED_LOAD
+#define CH_MUT_CLOSED_LOAD 0   /* chanrecv fast path: closed load ACQUIRE */
+#endif
+#ifndef CH_MUT_FREE_NOLOCK
+#define CH_MUT_FREE_NOLOCK 0   /* csp_chan_release: the lock taken once before the free */
 #endif
 #ifndef CH_MUT_CLOSED_STORE
 #define CH_MUT_CLOSED_STORE 0  /* csp_close: closed store RELEASE */
@@ -261,17 +264,13 @@ static bool chan_send(Gt *self, Chan *c, rl::var<int> *ep, bool block) {
 
 /* csp__chan_recv: returns "selected"; *okp: a real value. */
 static bool chan_recv(Gt *self, Chan *c, rl::var<int> *ep, bool block, bool *okp) {
-    /* Open and empty: nothing, without the lock. A seen close goes through
-     * the lock (the closer unlocks after publishing it). */
     if (!block && chan_empty(c)) {
-        if (!c->closed.load(rl::mo_acquire, $)) return false;
-#if MUT(CH_MUT_CLOSED_EARLY)
-        if (chan_empty(c)) {   /* the old early return: closed and empty, no lock */
+        if (!c->closed.load(MO(CH_MUT_CLOSED_LOAD, mo_acquire, mo_relaxed), $)) return false;
+        if (chan_empty(c)) {   /* closed and (still) empty: a zero value */
             if (ep) (*ep)($) = 0;
             *okp = false;
             return true;
         }
-#endif
     }
     c->lock.lock();
     if (c->closed.load(rl::mo_relaxed, $) && c->qcount.load(rl::mo_relaxed, $) == 0) {
@@ -301,6 +300,13 @@ static bool chan_recv(Gt *self, Chan *c, rl::var<int> *ep, bool block, bool *okp
     csp_park(self, unlock_chan, c);
     *okp = me.success($);
     return true;
+}
+
+/* csp_chan_release of the last reference: the lock once, then the free (a
+ * write to the channel's memory). */
+static void chan_free(Chan *c) {
+    if (!MUT(CH_MUT_FREE_NOLOCK)) { c->lock.lock(); c->lock.unlock(); }
+    c->mem($) = 1;
 }
 
 /* csp_close. */

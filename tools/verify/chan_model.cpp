@@ -12,8 +12,8 @@
  *   close_fastpath (buffered, cap 2): a sender sends 1, 2 then closes; a
  *     receiver polls with csp_try_recv. It must get 1 then 2, and may report
  *     "closed" only after both (a value sent before close is never lost):
- *     a seen close is answered under the channel's lock, which orders the
- *     buffered values before it.
+ *     the closed load-acquire pairs with close's store-release, so the
+ *     second empty() sees qcount as of the close.
  *   handoff (unbuffered, 3 threads): two senders (try_send, then a blocking
  *     send) and a receiver of two values: each value arrives exactly once,
  *     intact (a data race otherwise), via a parked receiver or a parked
@@ -24,23 +24,24 @@
  *     FIFO order 1, 2.
  *   close_then_free (unbuffered): one thread closes, holding no reference
  *     (the semaphore's notifier); the other polls with csp_try_recv and,
- *     once it sees the close, frees the channel (a write to its memory):
- *     the closer's accesses up to its unlock must happen before the free
- *     (a data race otherwise: a use after free).
+ *     once it sees the close (lock-free), releases the last reference:
+ *     csp_chan_release takes the lock once, so the closer's accesses up to
+ *     its unlock happen before the free (a data race otherwise: a use after
+ *     free).
  *
- * MUTATIONS: 1 3 4 5
- *   1 chanrecv fast path: a seen close returns without the lock (use after free)
- *   (2, the close's store-release of `closed`, is no longer a mutation: a
- *   receiver that sees `closed` takes the lock, which orders it; the store
- *   stays release for the lock-free "open and empty" answer's sake.)
+ * MUTATIONS: 1 2 3 4 5 6
+ *   1 chanrecv fast path: load of closed ACQUIRE -> relaxed
+ *   2 csp_close: store of closed RELEASE -> relaxed
  *   3 csp__ready: parkword store RELEASE -> relaxed
  *   4 csp__park: parkword load ACQUIRE -> relaxed
- *   5 csp__unlock: exchange RELEASE -> relaxed */
-#define CH_MUT_CLOSED_EARLY 1
+ *   5 csp__unlock: exchange RELEASE -> relaxed
+ *   6 csp_chan_release: free without taking the lock once (use after free) */
+#define CH_MUT_CLOSED_LOAD 1
 #define CH_MUT_CLOSED_STORE 2
 #define PK_MUT_READY 3
 #define PK_MUT_PARK 4
 #define MUTATE_UNLOCK 5
+#define CH_MUT_FREE_NOLOCK 6
 #include "chan.hpp"
 
 struct close_fastpath : rl::test_suite<close_fastpath, 2> {
@@ -81,7 +82,7 @@ struct close_then_free : rl::test_suite<close_then_free, 2> {
                 bool ok = true;
                 if (chan_recv(&g[1], &c, 0, false, &ok)) {
                     RL_ASSERT(!ok);
-                    c.mem($) = 1;   /* saw the close: the last reference released, freed */
+                    chan_free(&c);   /* saw the close: the last reference released */
                     return;
                 }
                 rl::yield(1, $);
