@@ -371,38 +371,28 @@ static void ss_plain_receiver(void *arg) {
     for (int i = 0; i < ss_n; i++) { int v = 0; csp_recv(ss_c[k], &v); sum += v; }
     __atomic_fetch_add(&ss_got[k], sum, __ATOMIC_RELAXED);
 }
-/* One select over all four channels, each dropped (nil) once it had N. */
-static void ss_select_sender(void *arg) {
-    (void)arg;
+/* One select over all four channels, each dropped (nil) once it had N; the
+ * sender lists its cases in reverse order (as TestSelectStress does). */
+static void ss_select_side(bool send) {
     csp_chan *c1[SS_CH];
     int n[SS_CH] = { 0 }, val[SS_CH];
     long sum[SS_CH] = { 0 };
     memcpy(c1, ss_c, sizeof c1);
     for (int i = 0; i < SS_CH * ss_n; i++) {
         csp_case k[SS_CH];
-        for (int j = 0; j < SS_CH; j++) { val[j] = 1000000 + i; k[j] = CSP_SEND(c1[3 - j], &val[j]); }
+        for (int j = 0; j < SS_CH; j++) {
+            if (send) { val[j] = 1000000 + i; k[j] = CSP_SEND(c1[3 - j], &val[j]); }
+            else { val[j] = 0; k[j] = CSP_RECV(c1[j], &val[j]); }
+        }
         int r = csp_select(k, SS_CH, CSP_FOREVER);
-        int ch = 3 - r;
+        int ch = send ? 3 - r : r;
         sum[ch] += val[r];
         if (++n[ch] == ss_n) c1[ch] = NULL;
     }
-    for (int j = 0; j < SS_CH; j++) __atomic_fetch_add(&ss_sent[j], sum[j], __ATOMIC_RELAXED);
+    for (int j = 0; j < SS_CH; j++) __atomic_fetch_add(send ? &ss_sent[j] : &ss_got[j], sum[j], __ATOMIC_RELAXED);
 }
-static void ss_select_receiver(void *arg) {
-    (void)arg;
-    csp_chan *c1[SS_CH];
-    int n[SS_CH] = { 0 }, val[SS_CH];
-    long sum[SS_CH] = { 0 };
-    memcpy(c1, ss_c, sizeof c1);
-    for (int i = 0; i < SS_CH * ss_n; i++) {
-        csp_case k[SS_CH];
-        for (int j = 0; j < SS_CH; j++) { val[j] = 0; k[j] = CSP_RECV(c1[j], &val[j]); }
-        int r = csp_select(k, SS_CH, CSP_FOREVER);
-        sum[r] += val[r];
-        if (++n[r] == ss_n) c1[r] = NULL;
-    }
-    for (int j = 0; j < SS_CH; j++) __atomic_fetch_add(&ss_got[j], sum[j], __ATOMIC_RELAXED);
-}
+static void ss_select_sender(void *arg) { (void)arg; ss_select_side(true); }
+static void ss_select_receiver(void *arg) { (void)arg; ss_select_side(false); }
 TEST(select_stress) {
     static const size_t caps[SS_CH] = { 0, 0, 2, 3 };
     static int ids[SS_CH] = { 0, 1, 2, 3 };
