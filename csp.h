@@ -231,7 +231,9 @@ CSP_API void csp_ticker_release(csp_ticker *t);
  * it cleans up after itself. NULL when out of memory. */
 CSP_API csp_chan *csp_after(int64_t ns);
 /* csp_after_func: time.AfterFunc: fn(arg) runs in a goroutine of its own
- * once ns have passed. Stop/reset/release as a timer; its channel is NULL. */
+ * once ns have passed. Stop/reset/release as a timer; its channel is NULL.
+ * With ns <= 0 it is due: the goroutine starts at once (a later stop
+ * returns false). */
 CSP_API csp_timer *csp_after_func(int64_t ns, csp_fn fn, void *arg);
 
 /* >>goroutines ------------------------------------------------------------- */
@@ -4807,6 +4809,25 @@ CSP__DEF csp_timer *csp_timer_new(int64_t ns) {
 }
 CSP__DEF csp_timer *csp_after_func(int64_t ns, csp_fn fn, void *arg) {
     if (!fn) csp_panic("time: AfterFunc with nil func");
+    csp__rt_start();   /* csp__det is set up there */
+    if (ns <= 0 && !csp__det.on) {
+        /* Already due: it fires now, as the heap would at this instant, but
+         * without the trip through it (two locks, two clock reads). The
+         * timer is then a fired one: stop returns false, reset re-arms it.
+         * (Deterministic mode keeps the heap: ties among due timers are
+         * its choice to make.) */
+        csp_timer *tm = (csp_timer *)CSP_CALLOC(1, sizeof *tm);
+        if (!tm) return NULL;
+        tm->kind = CSP__TM_FUNC;
+        tm->fn = fn;
+        tm->arg = arg;
+        tm->t.f = csp__timer_fire;
+        tm->t.arg = tm;
+        tm->t.idx = -1;
+        tm->t.waited = 1;
+        if (csp_go(fn, arg) != 0) { CSP_FREE(tm); return NULL; }
+        return tm;
+    }
     csp_timer *tm = csp__timer_make(ns, CSP__TM_FUNC, 0);
     if (!tm) return NULL;
     tm->fn = fn;

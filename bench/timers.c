@@ -161,7 +161,11 @@ static void start_stop(int k) {
  * caller waits on c. Each link's timer is stored in links[i] by the f that
  * made it; f's successor may run before that store lands, so the caller
  * waits for each slot to be filled before releasing it (after <-c, still
- * timed: Go's garbage). */
+ * timed: Go's garbage).
+ * time/after_func_fire_1ns: the same chain with csp_after_func(1 ns), so
+ * each link goes through the timer heap (a due AfterFunc, the 0 above,
+ * starts its goroutine at once without it). */
+static int64_t chain_delay;   /* 0 or 1 ns, set before the row runs */
 typedef struct chain_ctx {
     long n;                    /* touched by one link at a time: each f arms the next */
     csp_chan *c;
@@ -172,7 +176,7 @@ static void chain_link(void *arg) {
     chain_ctx *s = (chain_ctx *)arg;   /* the caller's frame: alive until it drained links */
     long i = --s->n;
     if (i >= 0) {
-        csp_timer *t = csp_after_func(0, chain_link, s);
+        csp_timer *t = csp_after_func(chain_delay, chain_link, s);
         if (!t) die("csp_after_func");
         __atomic_store_n(&s->links[i], t, __ATOMIC_RELEASE);
     } else {
@@ -188,7 +192,7 @@ static void after_func_fire(int k) {
     s->c = csp_chan_make(sizeof(bool), 0);
     if (!s->c) die("csp_chan_make");
     for (int i = 0; i <= k; i++) s->links[i] = NULL;
-    csp_timer *first = csp_after_func(0, chain_link, s);
+    csp_timer *first = csp_after_func(chain_delay, chain_link, s);
     if (!first) die("csp_after_func");
     __atomic_store_n(&s->links[k], first, __ATOMIC_RELEASE);
     csp_recv(s->c, NULL);
@@ -244,6 +248,8 @@ int main(int argc, char **argv) {
     if (bench_want("time/sleep_100k_idle")) sleep_idle(100000);
     bench_run_timer("time/after_func", bench_n(2000000, 200000), start_stop);
     bench_run_timer("time/after_func_fire", bench_n(500000, 50000), after_func_fire);
+    chain_delay = 1;
+    bench_run_timer("time/after_func_fire_1ns", bench_n(500000, 50000), after_func_fire);
     bench_run_timer("time/sleep", bench_n(500000, 50000), sleep_goroutines);
     bench_run_timer("time/ticker", bench_n(500000, 50000), ticker_recv);
     bench_run_timer("time/ticker_reset", bench_n(2000000, 200000), ticker_reset);

@@ -61,6 +61,36 @@ TEST(after_func_runs_in_a_goroutine) {
     EXPECT(__atomic_load_n(&flag, __ATOMIC_ACQUIRE), "re-armed AfterFunc ran again");
     csp_timer_release(f);
 }
+/* A due AfterFunc (0 or negative) fires at once: its fn runs exactly once,
+ * stop then reports it fired, reset re-arms it; from main and a plain thread. */
+static int due_runs;
+static void count_run(void *arg) { (void)arg; __atomic_fetch_add(&due_runs, 1, __ATOMIC_ACQ_REL); }
+static void *due_from_thread(void *arg) {
+    (void)arg;
+    csp_timer *f = csp_after_func(-5, count_run, NULL);
+    for (int i = 0; i < 20000 && __atomic_load_n(&due_runs, __ATOMIC_ACQUIRE) < 3; i++) csp_sleep(MS / 10);
+    csp_timer_release(f);
+    return NULL;
+}
+TEST(due_after_func_fires_once_at_once) {
+    __atomic_store_n(&due_runs, 0, __ATOMIC_RELEASE);
+    csp_timer *f = csp_after_func(0, count_run, NULL);
+    REQUIRE(f != NULL);
+    EXPECT(csp_timer_chan(f) == NULL);
+    for (int i = 0; i < 20000 && __atomic_load_n(&due_runs, __ATOMIC_ACQUIRE) < 1; i++) csp_sleep(MS / 10);
+    EXPECT_EQ(__atomic_load_n(&due_runs, __ATOMIC_ACQUIRE), 1);
+    EXPECT(!csp_timer_stop(f), "it fired: stop returns false");
+    EXPECT(!csp_timer_reset(f, 0), "reset of a fired AfterFunc returns false and re-arms it");
+    for (int i = 0; i < 20000 && __atomic_load_n(&due_runs, __ATOMIC_ACQUIRE) < 2; i++) csp_sleep(MS / 10);
+    EXPECT_EQ(__atomic_load_n(&due_runs, __ATOMIC_ACQUIRE), 2);
+    pthread_t th;
+    REQUIRE(pthread_create(&th, NULL, due_from_thread, NULL) == 0);
+    pthread_join(th, NULL);
+    EXPECT_EQ(__atomic_load_n(&due_runs, __ATOMIC_ACQUIRE), 3);
+    csp_sleep(5 * MS);   /* nothing more may run: proving a "not" */
+    EXPECT_EQ(__atomic_load_n(&due_runs, __ATOMIC_ACQUIRE), 3, "each firing ran fn once");
+    csp_timer_release(f);
+}
 TEST(after_queuing) {   /* TestAfterQueuing: they fire in duration order */
     static const int64_t slots[] = { 5, 3, 6, 6, 6, 1, 1, 2, 7, 9, 4, 8, 0 };
     enum { N = sizeof slots / sizeof slots[0] };

@@ -194,6 +194,10 @@ func tickerRecv(k int) {
 // a goroutine of its own, strictly one after the other. C: f keeps the
 // csp_timer of each link in an array (Go: garbage) and bench(1000)
 // releases the 1001 timers after <-c, inside the timed part.
+//
+// time/after_func_fire_1ns: the same chain with AfterFunc(1ns).
+var chainDelay time.Duration
+
 func afterFuncFire(k int) {
 	n := k
 	c := make(chan bool)
@@ -201,12 +205,12 @@ func afterFuncFire(k int) {
 	f = func() {
 		n--
 		if n >= 0 {
-			time.AfterFunc(0, f)
+			time.AfterFunc(chainDelay, f)
 		} else {
 			c <- true
 		}
 	}
-	time.AfterFunc(0, f)
+	time.AfterFunc(chainDelay, f)
 	<-c
 }
 
@@ -217,6 +221,8 @@ func main() {
 	}
 	benchRunTimer("time/after_func", benchN(2000000, 200000), startStop)
 	benchRunTimer("time/after_func_fire", benchN(500000, 50000), afterFuncFire)
+	chainDelay = time.Nanosecond
+	benchRunTimer("time/after_func_fire_1ns", benchN(500000, 50000), afterFuncFire)
 	benchRunTimer("time/sleep", benchN(500000, 50000), sleepGoroutines)
 	benchRunTimer("time/ticker", benchN(500000, 50000), tickerRecv)
 	benchRunTimer("time/ticker_reset", benchN(2000000, 200000), tickerReset)
