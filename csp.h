@@ -589,6 +589,7 @@ CSP_API void csp_errgroup_free(csp_errgroup *g);
 #include <sys/resource.h>
 #include <linux/futex.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #ifndef CSP_MALLOC
 #define CSP_MALLOC(n) malloc(n)
@@ -1876,8 +1877,8 @@ static int64_t csp__np_lastpoll;        /* atomic: last poll */
 CSP__FN int csp__netpoll(int64_t timeout_ns);
 CSP__FN void csp__netpoll_break(void);
 CSP__FN bool csp__np_waiters(void);
-CSP__FN int csp__np_try_block(csp__m *m, int64_t until);
-CSP__FN void csp__np_after_block(csp__m *m, int woke);
+CSP__FN int csp__np_try_block(csp__m *m, int64_t until, bool spin);
+CSP__FN bool csp__np_after_block(csp__m *m, int woke);
 
 CSP__FN csp__m *csp__getm(void) { return csp__tls()->m; }
 
@@ -3024,8 +3025,8 @@ CSP__FN csp__g *csp__findrunnable(csp__m *m) {
             /* No P for us: if goroutines wait on fds and nobody polls, poll
              * (the Ps' holders take what we ready from the global queue). */
             int nw;
-            if (csp__np_waiters() && (nw = csp__np_try_block(m, csp__next_timer_all())) >= 0) {
-                csp__np_after_block(m, nw);
+            if (csp__np_waiters() && (nw = csp__np_try_block(m, csp__next_timer_all(), false)) >= 0) {
+                if (!csp__np_after_block(m, nw)) csp__stopm(m, csp__next_timer_all());
                 continue;
             }
             csp__stopm(m, csp__next_timer_all());
@@ -3119,8 +3120,8 @@ CSP__FN csp__g *csp__findrunnable(csp__m *m) {
         /* Someone waits on an fd: one idle thread blocks in the poller
          * (until the nearest timer) instead of sleeping on its futex. */
         int nw;
-        if (csp__np_waiters() && (nw = csp__np_try_block(m, until)) >= 0) {
-            csp__np_after_block(m, nw);
+        if (csp__np_waiters() && (nw = csp__np_try_block(m, until, true)) >= 0) {
+            if (!csp__np_after_block(m, nw)) csp__stopm(m, csp__next_timer_all());
             continue;
         }
         csp__stopm(m, until);
@@ -5312,9 +5313,19 @@ CSP__DEF void csp_errgroup_free(csp_errgroup *g) {
  * rare, and csp_fd_close must wake them all anyway).
  * Stale wake-ups: every registration gets a new generation (seq) carried in
  * the epoll event; events of an older generation are dropped. A plain
- * close(2) makes the kernel forget the fd, so each time a waiter is about
- * to park we try EPOLL_CTL_ADD: EEXIST means the same registration; success
- * means a new file under the old number (fresh generation, flags reset).
+ * close(2) makes the kernel forget the fd, and a new file under the number
+ * is not registered: a waiter that trusts the old registration would sleep
+ * through its events. Checking at every park (EPOLL_CTL_ADD: EEXIST means
+ * the same registration, success a new file) costs a syscall per wait, a
+ * tenth of an echo's syscalls. So a waiter parks trusting a registered fd,
+ * and the check comes later, only for waits that last: a trusted park lists
+ * its pd, and a sweep (from the poll, at most every 10 ms) re-checks each
+ * listed pd one to two sweeps later if it still has waiters. A new file
+ * found then is registered afresh (fresh generation, flags reset; epoll
+ * reports a readiness it already has at once) and its waiters park again,
+ * unseen by their callers: a reused number costs its first wait up to
+ * ~20 ms, never a lost wake-up. A "ready" flag (an edge nobody took) is
+ * checked before it is used: it may be the old file's.
  * Waiting with a context: the fd waiter and a select-style sudog on the
  * context's done channel race for g->selectdone, as in csp_select.
  * Who polls: a thread with nothing to run blocks in epoll_wait until the
@@ -5343,16 +5354,37 @@ typedef struct csp__pd {
     csp__pdw *w[2];          /* waiters per direction: a FIFO list */
     csp__pdw *wtail[2];
     uint8_t kind;            /* atomic: CSP__FDK_*, learnt once (see csp__fd_kind) */
+    uint8_t vlisted;         /* atomic: on a check list (csp__np_v.lock) */
+    int fd;                  /* its number (the table index) */
+    struct csp__pd *vnext;   /* check list link (csp__np_v.lock, while vlisted) */
 } csp__pd;
-/* What an fd (> 2) is, remembered so that a read or write of a socket
- * costs one syscall: it is read and written with MSG_DONTWAIT
- * (non-blocking whatever its flags say; a non-socket under a reused number
- * answers ENOTSOCK and is looked at again). PIPE only means "no need to
- * fstat again": a pipe or FIFO has its flags read per call (a blocking
- * pipe under a reused number must not block the thread), and a write end
- * opened O_WRONLY (never a socket) skips the send(2) attempt.
- * Forgotten by csp_fd_close and when the poller sees a new file. */
-enum { CSP__FDK_UNKNOWN, CSP__FDK_SOCK, CSP__FDK_PIPE };
+/* The check lists of trusted parks (see the banner): `young` collects pds
+ * since the last sweep, `old` those of the sweep before, which the next
+ * sweep re-checks. Lock order: a pd's lock, then this lock; a sweep takes
+ * them one at a time. */
+static struct {
+    csp__lock_t lock;
+    csp__pd *young, *old;
+    uint32_t any;            /* atomic: either list is non-empty */
+    uint32_t sweeping;       /* atomic: one sweep at a time */
+    int64_t next;            /* atomic: earliest instant of the next sweep */
+} csp__np_v;
+enum { CSP__PD_RECHECKED = 1 };   /* a waiter's result: registered afresh, park again */
+/* What an fd (> 2) is, remembered so that a read or write costs one
+ * syscall, non-blocking whatever the fd's flags say (a blocking file under
+ * a reused number must not block the thread): a socket is read and written
+ * with MSG_DONTWAIT (a non-socket under the number answers ENOTSOCK and is
+ * looked at again); a pipe or FIFO is read with preadv2 and RWF_NOWAIT
+ * where the kernel takes it for pipes (5.8+; probed once), and a file that
+ * is not a pipe any more answers EOPNOTSUPP (or, a regular file, cannot be
+ * polled). Pipe writes, and OTHER (eventfd, a non-blocking tty, ..., or
+ * pipes on an older kernel), have the flags read per call; a write end
+ * opened O_WRONLY (never a socket) skips the send(2) attempt. Forgotten by csp_fd_close and when the poller sees a new file. */
+enum { CSP__FDK_UNKNOWN, CSP__FDK_SOCK, CSP__FDK_PIPE, CSP__FDK_OTHER };
+#ifndef RWF_NOWAIT
+#define RWF_NOWAIT 0x00000008
+#endif
+static int csp__np_pipe_nowait;   /* 1: RWF_NOWAIT works on pipes (set at poller start) */
 
 static struct {
     pthread_once_t once;
@@ -5375,6 +5407,19 @@ CSP__FN void csp__np_init_once(void) {
     ev.events = EPOLLIN;
     ev.data.u64 = CSP__NP_EVFD_TAG;
     if (epoll_ctl(csp__np.epfd, EPOLL_CTL_ADD, csp__np.evfd, &ev) != 0) csp__fatal("epoll_ctl of the poller's eventfd");
+    /* Do pipes take RWF_NOWAIT? An empty one must answer EAGAIN, a write
+     * go through, a read then find it (older kernels: EOPNOTSUPP). */
+    int pp[2];
+    if (pipe2(pp, O_CLOEXEC) == 0) {
+        char c = 'p';
+        struct iovec iov = { &c, 1 };
+        bool ok = preadv2(pp[0], &iov, 1, -1, RWF_NOWAIT) < 0 && errno == EAGAIN;
+        ok = ok && pwritev2(pp[1], &iov, 1, -1, RWF_NOWAIT) == 1;
+        ok = ok && preadv2(pp[0], &iov, 1, -1, RWF_NOWAIT) == 1;
+        close(pp[0]);
+        close(pp[1]);
+        csp__np_pipe_nowait = ok;
+    }
 }
 CSP__FN void csp__np_init(void) { pthread_once(&csp__np.once, csp__np_init_once); }
 CSP__FN bool csp__np_started(void) { return csp__load(&csp__np.epfd, CSP__ACQUIRE) >= 0; }
@@ -5398,6 +5443,7 @@ CSP__FN csp__pd *csp__pd_get(int fd) {
     if (!pd) {
         pd = (csp__pd *)CSP_CALLOC(1, sizeof *pd);
         if (!pd) csp__fatal("out of memory");
+        pd->fd = fd;
         csp__store(&csp__np.tab[fd], pd, CSP__RELEASE);
     }
     csp__unlock(&csp__np.tablock);
@@ -5409,8 +5455,10 @@ CSP__FN csp__pd *csp__pd_peek(int fd) {   /* lock-free: for the poller */
     return csp__load(&tab[fd], CSP__ACQUIRE);
 }
 
-/* (Re)register fd under pd->lock: 0, or -errno (-EPERM: a regular file). */
-CSP__FN int csp__pd_register(int fd, csp__pd *pd) {
+/* (Re)register fd under pd->lock: 0, or -errno (-EPERM: a regular file);
+ * with `trust`, 1 and no syscall if pd is registered already. */
+CSP__FN int csp__pd_register(int fd, csp__pd *pd, bool trust) {
+    if (trust && pd->registered && !csp__det.on) return 1;   /* deterministic mode: always checked */
     struct epoll_event ev;
     memset(&ev, 0, sizeof ev);
     ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
@@ -5428,7 +5476,9 @@ CSP__FN int csp__pd_register(int fd, csp__pd *pd) {
         ev.data.u64 = (uint64_t)(uint32_t)fd | (uint64_t)(pd->seq + 1) << 32;
         if (epoll_ctl(csp__np.epfd, EPOLL_CTL_MOD, fd, &ev) == 0) { pd->seq++; pd->registered = true; return 0; }
     }
-    return -errno;
+    int e = errno;
+    if (e == EPERM) csp__store(&pd->kind, (uint8_t)CSP__FDK_UNKNOWN, CSP__RELAXED);   /* a regular file now */
+    return -e;
 }
 
 CSP__FN void csp__pdw_unlink(csp__pd *pd, int dir, csp__pdw *w) {   /* pd->lock */
@@ -5459,6 +5509,7 @@ CSP__FN int csp__pd_wake(csp__pd *pd, int dir, int result, csp__g **gs, int max,
     return n;
 }
 
+CSP__FN void csp__np_vsweep(int64_t now);
 /* Poll: block up to timeout_ns (< 0: forever, 0: not at all); ready what
  * became runnable. Returns the number readied. */
 CSP__FN int csp__netpoll(int64_t timeout_ns) {
@@ -5467,7 +5518,8 @@ CSP__FN int csp__netpoll(int64_t timeout_ns) {
     int ms = timeout_ns < 0 ? -1 : (int)((timeout_ns + 999999) / 1000000);
     if (timeout_ns > (int64_t)INT32_MAX * 1000000) ms = INT32_MAX;
     int n = epoll_wait(csp__np.epfd, evs, 128, ms);
-    csp__store(&csp__np_lastpoll, csp_now(), CSP__RELAXED);
+    int64_t now = csp_now();
+    csp__store(&csp__np_lastpoll, now, CSP__RELAXED);
     int woke = 0;
     for (int i = 0; i < n; i++) {
         uint64_t d = evs[i].data.u64;
@@ -5497,6 +5549,7 @@ CSP__FN int csp__netpoll(int64_t timeout_ns) {
             }
         }
     }
+    if (CSP__UNLIKELY(csp__load(&csp__np_v.any, CSP__RELAXED))) csp__np_vsweep(now);
     return woke;
 }
 CSP__FN void csp__netpoll_break(void) {
@@ -5511,27 +5564,50 @@ CSP__FN bool csp__np_waiters(void) { return csp__load(&csp__sched.nwaitio, CSP__
  * timer). -1 if another thread already does, else how many goroutines it
  * readied (onto the global queue, waking nobody: see csp__np_after_block).
  * Called without a P. */
-CSP__FN int csp__np_try_block(csp__m *m, int64_t until) {
+#ifndef CSP__NP_SPIN_NS
+#define CSP__NP_SPIN_NS (10 * CSP_MICROSECOND)
+#endif
+CSP__FN int csp__np_try_block(csp__m *m, int64_t until, bool spin) {
     uint32_t z = 0;
-    if (!csp__cas(&csp__np_polling_flag, &z, 1u, CSP__ACQREL)) return -1;
+    if (!csp__cas(&csp__np_polling_flag, &z, 1u, CSP__SEQCST)) return -1;
+    if (csp__load(&csp__np_v.any, CSP__SEQCST)) {   /* a sweep is to come (see csp__np_vlist) */
+        int64_t v = csp__load(&csp__np_v.next, CSP__RELAXED);
+        if (v < until) until = v;
+    }
     csp__store(&csp__np_poll_until, until, CSP__RELEASE);
     int64_t timeout = until == INT64_MAX ? -1 : until - csp_now();
     if (until != INT64_MAX && timeout < 0) timeout = 0;
     csp__store(&m->np_defer, 1u, CSP__RELAXED);
-    int woke = csp__netpoll(timeout);
+    int woke = 0;
+    /* Poll without sleeping for a few microseconds first: a conversation
+     * (ping-pong) has its answer in flight, and a thread asleep in
+     * epoll_wait costs its waker a cross-CPU wake-up (~10 us in a VM). Only
+     * a thread that just gave up its P spins: one without a P (the Ps all
+     * busy) would take a core from them. */
+    if (spin && timeout != 0 && CSP__NP_SPIN_NS > 0 && (timeout < 0 || timeout > 2 * CSP__NP_SPIN_NS)) {
+        int64_t end = csp_now() + CSP__NP_SPIN_NS;
+        while ((woke = csp__netpoll(0)) == 0 && csp_now() < end) csp__cpu_relax();
+    }
+    if (!woke) woke = csp__netpoll(timeout);
     csp__store(&m->np_defer, 0u, CSP__RELAXED);
     csp__store(&csp__np_polling_flag, 0u, CSP__RELEASE);
     return woke;
 }
 /* After a blocking poll: take an idle P to run what it readied (or the
  * timer that ended it); more than one readied: wake one more thread (a
- * spinner that finds work wakes the next). */
-CSP__FN void csp__np_after_block(csp__m *m, int woke) {
+ * spinner that finds work wakes the next). false if no P was idle: the
+ * caller then sleeps (stopm) rather than poll again, as Go's findrunnable
+ * does. The Ps' holders run what it readied and poll, without blocking,
+ * when they run out of work: they take every event that came meanwhile
+ * in one epoll_wait, where a thread looping in the poller would take them
+ * one syscall each (echo with 64 connections: 1.2 events a call). */
+CSP__FN bool csp__np_after_block(csp__m *m, int woke) {
     csp__lock(&csp__sched.lock);
     csp__p *np = csp__pidle_get();
     csp__unlock(&csp__sched.lock);
     if (np) csp__acquirep(m, np);
     if (woke > 1 || (woke > 0 && !np)) csp__wakep();
+    return np != NULL;
 }
 
 typedef struct csp__fdwait_arg { csp__pd *pd; csp_chan *done; } csp__fdwait_arg;
@@ -5543,19 +5619,100 @@ CSP__FN bool csp__fdwait_unlockf(csp__g *g, void *arg) {
     return true;
 }
 
+/* List pd for a later check of its registration (pd->lock held). */
+CSP__FN void csp__np_vlist(csp__pd *pd) {
+    if (csp__load(&pd->vlisted, CSP__RELAXED)) return;   /* listed: a sweep will lock pd after we unlock */
+    bool first = false;
+    csp__lock(&csp__np_v.lock);
+    if (!pd->vlisted) {
+        csp__store(&pd->vlisted, (uint8_t)1, CSP__RELAXED);
+        pd->vnext = csp__np_v.young;
+        csp__np_v.young = pd;
+        if (!csp__np_v.any) {   /* the lists were empty: the first sweep in 10 ms */
+            first = true;
+            csp__store(&csp__np_v.next, csp_now() + 10 * CSP_MILLISECOND, CSP__RELAXED);
+            csp__store(&csp__np_v.any, 1u, CSP__SEQCST);
+        }
+    }
+    csp__unlock(&csp__np_v.lock);
+    /* A thread already asleep in the poller chose its timeout without the
+     * sweep: wake it to choose again (as for a new, earlier timer). The
+     * seq_cst pair with csp__np_try_block: either it sees `any` when it
+     * chooses, or we see its polling flag here. */
+    if (first && csp__load(&csp__np_polling_flag, CSP__SEQCST)) csp__netpoll_break();
+}
+/* Re-check the pds listed a sweep ago (see the banner); from the poll. */
+CSP__FN void csp__np_vsweep(int64_t now) {
+    if (!csp__load(&csp__np_v.any, CSP__RELAXED) || now < csp__load(&csp__np_v.next, CSP__RELAXED)) return;
+    uint32_t z = 0;
+    if (!csp__cas(&csp__np_v.sweeping, &z, 1u, CSP__ACQUIRE)) return;
+    csp__lock(&csp__np_v.lock);
+    csp__pd *list = csp__np_v.old;
+    csp__np_v.old = csp__np_v.young;
+    csp__np_v.young = NULL;
+    csp__store(&csp__np_v.any, csp__np_v.old ? 1u : 0u, CSP__RELAXED);
+    csp__store(&csp__np_v.next, now + 10 * CSP_MILLISECOND, CSP__RELAXED);
+    csp__unlock(&csp__np_v.lock);
+    /* `list` is ours: its pds stay vlisted (nobody relinks them) until
+     * each is taken off, under the lock. */
+    while (list) {
+        csp__lock(&csp__np_v.lock);
+        csp__pd *pd = list;
+        list = pd->vnext;
+        pd->vnext = NULL;
+        csp__store(&pd->vlisted, (uint8_t)0, CSP__RELAXED);
+        csp__unlock(&csp__np_v.lock);
+        csp__lock(&pd->lock);
+        bool lost = false;
+        if (pd->registered && !pd->closing && (pd->w[0] || pd->w[1])) {
+            struct epoll_event ev;
+            memset(&ev, 0, sizeof ev);
+            ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+            ev.data.u64 = (uint64_t)(uint32_t)pd->fd | (uint64_t)pd->seq << 32;
+            /* ADD of the current generation: EEXIST is the same file. */
+            lost = !(epoll_ctl(csp__np.epfd, EPOLL_CTL_ADD, pd->fd, &ev) != 0 && errno == EEXIST);
+            if (lost) {
+                /* A new file (now registered under the old generation:
+                 * re-registered properly by its waiters), or none (EBADF):
+                 * each waiter parks again, or sees the error, by itself. */
+                epoll_ctl(csp__np.epfd, EPOLL_CTL_DEL, pd->fd, NULL);
+                pd->registered = false;
+                csp__store(&pd->kind, (uint8_t)CSP__FDK_UNKNOWN, CSP__RELAXED);
+            }
+        }
+        for (int dir = 0; lost && dir < 2; dir++) {
+            bool more = true;
+            while (more) {
+                csp__g *gs[16];
+                more = false;
+                int k = csp__pd_wake(pd, dir, CSP__PD_RECHECKED, gs, 16, &more);
+                csp__unlock(&pd->lock);
+                for (int j = 0; j < k; j++) csp__ready(gs[j]);
+                csp__lock(&pd->lock);
+            }
+        }
+        csp__unlock(&pd->lock);
+    }
+    csp__store(&csp__np_v.sweeping, 0u, CSP__RELEASE);
+}
+
 /* Wait for one direction of fd (dir 0 read, 1 write) or ctx. */
 CSP__FN int csp__fd_wait1(int fd, int dir, csp_ctx *ctx) {
     csp_chan *done = csp_ctx_done(ctx);
-    if (done && csp_ctx_err(ctx)) return csp__ctx_errno(ctx);
     csp__pd *pd = csp__pd_get(fd);
     csp__g *self = csp__self();
+again:
+    if (done && csp_ctx_err(ctx)) return csp__ctx_errno(ctx);
     csp__enter();
     csp__lock(&pd->lock);
     if (pd->closing) { csp__unlock(&pd->lock); csp__leave(); return -EBADF; }
-    int rc = csp__pd_register(fd, pd);
+    int rc = csp__pd_register(fd, pd, true);
+    /* An edge seen earlier may be an old file's: check before trusting it. */
+    if (rc == 1 && pd->ready[dir]) rc = csp__pd_register(fd, pd, false);
     if (rc == -EPERM) { csp__unlock(&pd->lock); csp__leave(); return 0; }   /* regular file: always ready */
     if (rc < 0) { csp__unlock(&pd->lock); csp__leave(); return rc; }
     if (pd->ready[dir]) { pd->ready[dir] = false; csp__unlock(&pd->lock); csp__leave(); return 0; }
+    bool trusted = rc == 1;
     csp__pdw w = { self, 0, NULL, NULL, false };
     csp__sudog sg;
     memset(&sg, 0, sizeof sg);
@@ -5575,6 +5732,7 @@ CSP__FN int csp__fd_wait1(int fd, int dir, csp_ctx *ctx) {
     if (w.prev) w.prev->next = &w; else pd->w[dir] = &w;
     pd->wtail[dir] = &w;
     w.queued = true;
+    if (trusted) csp__np_vlist(pd);
     csp__fadd(&csp__sched.nwaitio, 1, CSP__SEQCST);
     /* Someone must poll: wake an idle thread if every one sleeps on its futex. */
     if (!csp__load(&csp__np_polling_flag, CSP__ACQUIRE)) csp__wakep();
@@ -5592,6 +5750,7 @@ CSP__FN int csp__fd_wait1(int fd, int dir, csp_ctx *ctx) {
         csp__unlock(&done->lock);
     }
     csp__leave();
+    if (by_fd && w.result == CSP__PD_RECHECKED) goto again;
     if (by_fd) return w.result;
     return csp__ctx_errno(ctx);
 }
@@ -5678,21 +5837,40 @@ CSP__FN void csp__fd_learn(int fd) {
     struct stat st;
     if (fstat(fd, &st) != 0) return;
     csp__pd *pd = csp__pd_get(fd);
-    csp__store(&pd->kind, (uint8_t)(S_ISSOCK(st.st_mode) ? CSP__FDK_SOCK : CSP__FDK_PIPE), CSP__RELAXED);
+    int k = S_ISSOCK(st.st_mode) ? CSP__FDK_SOCK : S_ISFIFO(st.st_mode) && csp__np_pipe_nowait ? CSP__FDK_PIPE : CSP__FDK_OTHER;
+    csp__store(&pd->kind, (uint8_t)k, CSP__RELAXED);
 }
 CSP__FN void csp__fd_forget(int fd) {
     csp__pd *pd = csp__pd_peek(fd);
     if (pd) csp__store(&pd->kind, (uint8_t)CSP__FDK_UNKNOWN, CSP__RELAXED);
 }
 
+/* A read of a known pipe: false when fd turned out to be another kind of
+ * file (forgotten: the caller goes the slow way). (Writes keep the slow
+ * way: a socket under a reused number would raise SIGPIPE for pwritev2,
+ * which has no MSG_NOSIGNAL.) */
+CSP__FN bool csp__pipe_read(int fd, void *buf, size_t n, ssize_t *rc) {
+    for (;;) {
+        struct iovec iov = { buf, n };
+        ssize_t r = preadv2(fd, &iov, 1, -1, RWF_NOWAIT);
+        if (r >= 0) { *rc = r; return true; }
+        if (errno == EOPNOTSUPP) { csp__fd_forget(fd); return false; }   /* not a pipe now */
+        if (!csp__io_again(fd, 0, true, &r)) { *rc = r; return true; }
+        if (csp__fd_kind(fd) != CSP__FDK_PIPE) return false;   /* a regular file now (cannot be polled) */
+    }
+}
 CSP__DEF ssize_t csp_read(int fd, void *buf, size_t n) {
-    if (csp__fd_kind(fd) == CSP__FDK_SOCK) {
+    int kind = csp__fd_kind(fd);
+    if (kind == CSP__FDK_SOCK) {
         for (;;) {
             ssize_t r = recv(fd, buf, n, MSG_DONTWAIT);
             if (r >= 0) return r;
             if (errno == ENOTSOCK) { csp__fd_forget(fd); break; }   /* a new file under the number */
             if (!csp__io_again(fd, 0, true, &r)) return r;
         }
+    } else if (kind == CSP__FDK_PIPE && n > 0) {
+        ssize_t r;
+        if (csp__pipe_read(fd, buf, n, &r)) return r;
     }
     int mode = csp__fd_mode(fd);
     if (mode < 0) { csp__set_errno(-mode); return mode; }

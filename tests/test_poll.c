@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <sys/un.h>
 #include <sys/resource.h>
+#include <sys/eventfd.h>
 
 #define MS CSP_MILLISECOND
 
@@ -307,6 +308,86 @@ TEST(fd_kind_relearnt_after_reuse) {
     csp_fd_close(p[1]);
     csp_fd_close(sv[0]);
     csp_fd_close(sv[1]);
+}
+
+/* A number that was waited on (registered), plain-closed and reused while
+ * a goroutine waits on it: the wait trusts the old registration at first;
+ * the poller's later check registers the new file, and the waiter gets its
+ * data, with no spurious return meanwhile. */
+static void reuse_reader(void *arg) {
+    kind_reader_arg *a = (kind_reader_arg *)arg;
+    char c = 0;
+    ssize_t r = csp_read(a->fd, &c, 1);
+    int v = r == 1 ? c : (int)r;
+    csp_send(a->res, &v);
+}
+TEST(reused_number_waited_on_is_rechecked) {
+    for (int round = 0; round < 3; round++) {
+        int sv[2], p[2];
+        REQUIRE_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+        kind_reader_arg ra = { sv[0], csp_chan_make(sizeof(int), 0) };
+        REQUIRE_EQ(csp_go(reuse_reader, &ra), 0);
+        csp_sleep(5 * MS);   /* let it park (registers sv[0]); not needed for correctness */
+        EXPECT_EQ(csp_write(sv[1], "a", 1), 1);
+        int v = 0;
+        csp_recv(ra.res, &v);
+        EXPECT_EQ(v, 'a');
+        /* sv[0]'s number now holds a pipe's read end (plain close by dup2). */
+        REQUIRE_EQ(pipe(p), 0);
+        REQUIRE_EQ(dup2(p[0], sv[0]), sv[0]);
+        close(p[0]);
+        close(sv[1]);
+        if (round == 0) {   /* csp_fd_wait: times out, never returns early */
+            csp_ctx *t = csp_ctx_with_timeout(NULL, 60 * MS);
+            int64_t t0 = csp_now();
+            EXPECT_EQ(csp_fd_wait(sv[0], CSP_READABLE, t), -ETIMEDOUT);
+            EXPECT_GE(csp_now() - t0, 60 * MS);
+            csp_ctx_release(t);
+        }
+        REQUIRE_EQ(csp_go(reuse_reader, &ra), 0);
+        csp_sleep(30 * MS);   /* proving a "not": no early return */
+        EXPECT(!csp_try_recv(ra.res, &v, NULL), "round %d: the reader returned with nothing written", round);
+        if (write(p[1], "b", 1) != 1) { EXPECT(0); }
+        csp_case sc[1] = { CSP_RECV(ra.res, &v) };
+        EXPECT_EQ(csp_select(sc, 1, 5000 * MS), 0, "round %d: the reader got its data", round);
+        EXPECT_EQ(v, 'b');
+        csp_chan_release(ra.res);
+        csp_fd_close(sv[0]);
+        close(p[1]);
+    }
+}
+
+/* A known pipe's number reused by a regular file or an eventfd (neither
+ * takes the pipe's path): csp_read reads them as what they are. */
+TEST(pipe_number_reused_by_a_file_or_eventfd) {
+    int p[2];
+    REQUIRE_EQ(pipe(p), 0);
+    char c = 0;
+    EXPECT_EQ(csp_write(p[1], "q", 1), 1);
+    EXPECT_EQ(csp_read(p[0], &c, 1), 1);   /* p[0] known as a pipe */
+    EXPECT_EQ(c, 'q');
+    char path[] = "/tmp/csp_test_poll_XXXXXX";
+    int f = mkstemp(path);
+    REQUIRE(f >= 0);
+    unlink(path);
+    if (write(f, "file", 4) != 4) { EXPECT(0); }
+    REQUIRE_EQ(lseek(f, 0, SEEK_SET), 0);
+    REQUIRE_EQ(dup2(f, p[0]), p[0]);
+    close(f);
+    char buf[8] = { 0 };
+    EXPECT_EQ(csp_read(p[0], buf, sizeof buf), 4, "a regular file under a pipe's number");
+    EXPECT(memcmp(buf, "file", 4) == 0);
+    EXPECT_EQ(csp_read(p[0], buf, sizeof buf), 0, "its end");
+    int e = eventfd(0, EFD_NONBLOCK);
+    REQUIRE(e >= 0);
+    REQUIRE_EQ(dup2(e, p[0]), p[0]);
+    close(e);
+    uint64_t one = 7, got = 0;
+    if (write(p[0], &one, sizeof one) != (ssize_t)sizeof one) { EXPECT(0); }
+    EXPECT_EQ(csp_read(p[0], &got, sizeof got), (ssize_t)sizeof got, "an eventfd under the number");
+    EXPECT_EQ(got, 7u);
+    csp_fd_close(p[0]);
+    close(p[1]);
 }
 
 /* ---- deadlock rules ------------------------------------------------------------------ */
