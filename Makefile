@@ -110,8 +110,9 @@ build/cxx/.flags: FORCE
 build/cxx/%: tests/cxx/%.cpp $(HDRS) build/cxx/.flags
 	$(CXX) $(CXXFLAGS_TEST) $< -o $@ $(LDLIBS)
 
-# The examples too: tests/test_examples.c runs them from CSP_EXAMPLES_DIR (the
-# other matrices do not set it, and its tests are skipped there).
+# The examples too: tests/test_examples.c runs them from CSP_EXAMPLES_DIR, and
+# tests/test_servers.c runs the two servers (70, 71) under curl and a load
+# generator (the other matrices do not set it, and those tests are skipped there).
 test: $(TEST_NAMES:%=build/gcc/%) $(EXAMPLE_SRCS:examples/%.c=build/examples/%)
 	$(RUN_FILTER) CSP_EXAMPLES_DIR=build/examples bash tests/run.sh build/gcc
 

@@ -45,9 +45,9 @@
  *   Ticker, After, AfterFunc), context, sync (Mutex, RWMutex, WaitGroup,
  *   Once, Cond), the weighted semaphore and errgroup, diagnostics
  *   (csp_panic, csp_dump, the deadlock detector, stack overflow reports),
- *   and the network poller (csp_fd_wait, csp_read, csp_write, csp_accept,
- *   csp_connect, csp_fd_close). Not yet: csp_lock_os_thread,
- *   csp_signal_notify.
+ *   the network poller (csp_fd_wait, csp_read, csp_write, csp_accept,
+ *   csp_connect, csp_fd_close), goroutines locked to their thread
+ *   (csp_lock_os_thread) and signals on channels (csp_signal_notify).
  *
  * BUILD MACROS (define before including)
  *   CSP_IMPLEMENTATION   compile the implementation in this translation unit.
@@ -5696,8 +5696,10 @@ CSP__FN void csp__np_vsweep(int64_t now) {
     csp__store(&csp__np_v.sweeping, 0u, CSP__RELEASE);
 }
 
-/* Wait for one direction of fd (dir 0 read, 1 write) or ctx. */
-CSP__FN int csp__fd_wait1(int fd, int dir, csp_ctx *ctx) {
+/* Wait for fd to turn ready in a direction of `mask` (bit 0 read, bit 1
+ * write: an edge, or a "ready" flag) or for ctx. 0 is a hint: the caller
+ * checks with its syscall (or poll). */
+CSP__FN int csp__fd_waitn(int fd, int mask, csp_ctx *ctx) {
     csp_chan *done = csp_ctx_done(ctx);
     csp__pd *pd = csp__pd_get(fd);
     csp__g *self = csp__self();
@@ -5707,13 +5709,16 @@ again:
     csp__lock(&pd->lock);
     if (pd->closing) { csp__unlock(&pd->lock); csp__leave(); return -EBADF; }
     int rc = csp__pd_register(fd, pd, true);
+    bool flagged = ((mask & 1) && pd->ready[0]) || ((mask & 2) && pd->ready[1]);
     /* An edge seen earlier may be an old file's: check before trusting it. */
-    if (rc == 1 && pd->ready[dir]) rc = csp__pd_register(fd, pd, false);
+    if (rc == 1 && flagged) rc = csp__pd_register(fd, pd, false);
     if (rc == -EPERM) { csp__unlock(&pd->lock); csp__leave(); return 0; }   /* regular file: always ready */
     if (rc < 0) { csp__unlock(&pd->lock); csp__leave(); return rc; }
-    if (pd->ready[dir]) { pd->ready[dir] = false; csp__unlock(&pd->lock); csp__leave(); return 0; }
+    for (int d = 0; d < 2; d++) {
+        if ((mask & (1 << d)) && pd->ready[d]) { pd->ready[d] = false; csp__unlock(&pd->lock); csp__leave(); return 0; }
+    }
     bool trusted = rc == 1;
-    csp__pdw w = { self, 0, NULL, NULL, false };
+    csp__pdw w[2] = { { self, 0, NULL, NULL, false }, { self, 0, NULL, NULL, false } };
     csp__sudog sg;
     memset(&sg, 0, sizeof sg);
     csp__store(&self->selectdone, 0u, CSP__RELAXED);
@@ -5728,10 +5733,15 @@ again:
         csp__wq_push(&done->recvq, &sg);
         csp__hb_release(&done->lock);
     }
-    w.prev = pd->wtail[dir];
-    if (w.prev) w.prev->next = &w; else pd->w[dir] = &w;
-    pd->wtail[dir] = &w;
-    w.queued = true;
+    /* One record per direction: the first waker wins self->selectdone, the
+     * other record is taken out below. */
+    for (int d = 0; d < 2; d++) {
+        if (!(mask & (1 << d))) continue;
+        w[d].prev = pd->wtail[d];
+        if (w[d].prev) w[d].prev->next = &w[d]; else pd->w[d] = &w[d];
+        pd->wtail[d] = &w[d];
+        w[d].queued = true;
+    }
     if (trusted) csp__np_vlist(pd);
     csp__fadd(&csp__sched.nwaitio, 1, CSP__SEQCST);
     /* Someone must poll: wake an idle thread if every one sleeps on its futex. */
@@ -5739,10 +5749,10 @@ again:
     csp__fdwait_arg a = { pd, done };
     csp__park(csp__fdwait_unlockf, &a, "IO wait", &pd->lock);
     csp__fsub(&csp__sched.nwaitio, 1, CSP__SEQCST);
-    /* Woken by the poller / csp_fd_close (param = &w) or by ctx (param = &sg). */
-    bool by_fd = self->param == (void *)&w;
+    /* Woken by the poller / csp_fd_close (param = &w[d]) or by ctx (param = &sg). */
+    csp__pdw *won = self->param == (void *)&w[0] ? &w[0] : self->param == (void *)&w[1] ? &w[1] : NULL;
     csp__lock(&pd->lock);
-    if (w.queued) csp__pdw_unlink(pd, dir, &w);
+    for (int d = 0; d < 2; d++) if (w[d].queued) csp__pdw_unlink(pd, d, &w[d]);
     csp__unlock(&pd->lock);
     if (done) {
         csp__lock(&done->lock);
@@ -5750,14 +5760,23 @@ again:
         csp__unlock(&done->lock);
     }
     csp__leave();
-    if (by_fd && w.result == CSP__PD_RECHECKED) goto again;
-    if (by_fd) return w.result;
+    if (won && won->result == CSP__PD_RECHECKED) goto again;
+    if (won) return won->result;
     return csp__ctx_errno(ctx);
 }
+CSP__FN int csp__fd_wait1(int fd, int dir, csp_ctx *ctx) { return csp__fd_waitn(fd, 1 << dir, ctx); }
 
+/* Level semantics for the caller: poll(2) says whether fd is ready now
+ * (data already buffered counts, an old edge whose data is gone does not);
+ * only when it is not does the wait begin, and a wake-up is checked the
+ * same way. */
 CSP__DEF int csp_fd_wait(int fd, int events, csp_ctx *ctx) {
-    if (fd < 0 || fcntl(fd, F_GETFD) < 0) { csp__set_errno(EBADF); return -EBADF; }
-    if (!(events & (CSP_READABLE | CSP_WRITABLE))) return 0;
+    if (!(events & (CSP_READABLE | CSP_WRITABLE))) {
+        if (fd < 0 || fcntl(fd, F_GETFD) < 0) { csp__set_errno(EBADF); return -EBADF; }
+        return 0;
+    }
+    struct pollfd p = { fd, (short)(((events & CSP_READABLE) ? POLLIN : 0) | ((events & CSP_WRITABLE) ? POLLOUT : 0)), 0 };
+    if (fd < 0 || (poll(&p, 1, 0) == 1 && (p.revents & POLLNVAL))) { csp__set_errno(EBADF); return -EBADF; }
     if (fd > 2) {   /* switch to non-blocking (0-2 are shared with the parent) */
         int fl = fcntl(fd, F_GETFL);
         if (fl >= 0 && !(fl & O_NONBLOCK)) {
@@ -5765,20 +5784,14 @@ CSP__DEF int csp_fd_wait(int fd, int events, csp_ctx *ctx) {
             if (fstat(fd, &st) == 0 && (S_ISSOCK(st.st_mode) || S_ISFIFO(st.st_mode))) fcntl(fd, F_SETFL, fl | O_NONBLOCK);
         }
     }
-    if (events == (CSP_READABLE | CSP_WRITABLE)) {
-        /* Either: check both without waiting, then wait for readability
-         * with a poll(2) of both when neither is ready. */
-        struct pollfd p = { fd, POLLIN | POLLOUT, 0 };
-        if (poll(&p, 1, 0) > 0) return 0;
-        for (;;) {
-            int rc = csp__fd_wait1(fd, 0, ctx);
-            if (rc < 0) return rc;
-            if (poll(&p, 1, 0) > 0) return 0;
-        }
+    int mask = ((events & CSP_READABLE) ? 1 : 0) | ((events & CSP_WRITABLE) ? 2 : 0);
+    while (p.revents == 0) {
+        int rc = csp__fd_waitn(fd, mask, ctx);
+        if (rc < 0) { csp__set_errno(-rc); return rc; }
+        if (poll(&p, 1, 0) < 0 && errno != EINTR) { int e = errno; csp__set_errno(e); return -e; }
+        if (p.revents & POLLNVAL) { csp__set_errno(EBADF); return -EBADF; }
     }
-    int rc = csp__fd_wait1(fd, (events & CSP_WRITABLE) ? 1 : 0, ctx);
-    if (rc < 0) csp__set_errno(-rc);
-    return rc;
+    return 0;
 }
 
 /* How an fd is read and written: 1 through the poller, 0 as a blocking

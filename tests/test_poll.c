@@ -390,6 +390,70 @@ TEST(pipe_number_reused_by_a_file_or_eventfd) {
     close(p[1]);
 }
 
+/* csp_fd_wait has level semantics: data already buffered is "readable"
+ * (an echo loop of fd_wait + a short read must not stall on the rest), an
+ * old edge whose data is gone is not, and READABLE|WRITABLE wakes on either. */
+TEST(fd_wait_sees_data_already_buffered) {
+    int sv[2];
+    REQUIRE_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    char buf[1000];
+    memset(buf, 'd', sizeof buf);
+    EXPECT_EQ(csp_write(sv[1], buf, sizeof buf), (ssize_t)sizeof buf);
+    EXPECT_EQ(csp_fd_wait(sv[0], CSP_READABLE, NULL), 0);
+    EXPECT_EQ(csp_read(sv[0], buf, 512), 512);
+    csp_ctx *t = csp_ctx_with_timeout(NULL, 2000 * MS);
+    EXPECT_EQ(csp_fd_wait(sv[0], CSP_READABLE, t), 0, "488 bytes are still there");
+    csp_ctx_release(t);
+    EXPECT_EQ(csp_read(sv[0], buf, sizeof buf), 488);
+    csp_fd_close(sv[0]);
+    csp_fd_close(sv[1]);
+}
+TEST(fd_wait_ignores_an_edge_whose_data_is_gone) {
+    int sv[2];
+    REQUIRE_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    csp_ctx *t = csp_ctx_with_timeout(NULL, 20 * MS);
+    EXPECT_EQ(csp_fd_wait(sv[0], CSP_READABLE, t), -ETIMEDOUT);   /* registered now */
+    csp_ctx_release(t);
+    if (write(sv[1], "e", 1) != 1) { EXPECT(0); }   /* an edge nobody waits for */
+    char c;
+    EXPECT_EQ(recv(sv[0], &c, 1, MSG_DONTWAIT), 1);   /* its data taken behind the poller's back */
+    t = csp_ctx_with_timeout(NULL, 100 * MS);
+    int64_t t0 = csp_now();
+    EXPECT_EQ(csp_fd_wait(sv[0], CSP_READABLE, t), -ETIMEDOUT, "nothing to read: no wake-up");
+    EXPECT_GE(csp_now() - t0, 100 * MS);
+    csp_ctx_release(t);
+    csp_fd_close(sv[0]);
+    csp_fd_close(sv[1]);
+}
+typedef struct drain_arg { int fd; csp_waitgroup wg; } drain_arg;
+static void drain_later(void *arg) {
+    drain_arg *a = (drain_arg *)arg;
+    char buf[65536];
+    csp_sleep(50 * MS);   /* not needed for correctness: the wait may begin before or after */
+    while (recv(a->fd, buf, sizeof buf, MSG_DONTWAIT) > 0) {}
+    csp_wg_done(&a->wg);
+}
+TEST(fd_wait_either_direction_wakes_on_writable) {
+    for (int events = CSP_WRITABLE; events <= (CSP_READABLE | CSP_WRITABLE); events |= CSP_READABLE) {
+        int sv[2];
+        REQUIRE_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+        char buf[4096] = { 0 };
+        REQUIRE_EQ(fcntl(sv[0], F_SETFL, O_NONBLOCK), 0);
+        while (send(sv[0], buf, sizeof buf, MSG_DONTWAIT) > 0) {}   /* full */
+        EXPECT(errno == EAGAIN || errno == EWOULDBLOCK);
+        drain_arg da = { sv[1], { 0 } };
+        csp_wg_add(&da.wg, 1);
+        REQUIRE_EQ(csp_go(drain_later, &da), 0);
+        csp_ctx *t = csp_ctx_with_timeout(NULL, 5000 * MS);
+        EXPECT_EQ(csp_fd_wait(sv[0], events, t), 0, "events %d: writable once the peer drained", events);
+        csp_ctx_release(t);
+        csp_wg_wait(&da.wg);
+        csp_fd_close(sv[0]);
+        csp_fd_close(sv[1]);
+        if (events == (CSP_READABLE | CSP_WRITABLE)) break;
+    }
+}
+
 /* ---- deadlock rules ------------------------------------------------------------------ */
 static void *late_writer(void *arg) { int fd = *(int *)arg; usleep(150000); if (write(fd, "w", 1) != 1) {} return NULL; }
 CHILD(io_wait_is_not_a_deadlock) {
