@@ -1110,31 +1110,11 @@ static const example *lookup(const char *name) {
     return NULL;
 }
 
-/* A growing byte string, always NUL-terminated once it holds anything. */
-typedef struct { char *p; size_t len, cap; } bytes;
-
-static void bytes_add(bytes *b, const char *s, size_t n) {
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1) cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) { fputs("test_examples: out of memory\n", stderr); exit(99); }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-__attribute__((format(printf, 2, 3))) static void bytes_printf(bytes *b, const char *fmt, ...) {
-    char buf[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    if (n > 0) bytes_add(b, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
-}
+/* A growing byte string, always NUL-terminated once it holds anything:
+ * csp_test.h's string builder. */
+typedef struct csp_test_sb_ bytes;
+#define bytes_add csp_test_sb_add_
+#define bytes_printf csp_test_sb_printf_
 
 /* Runs [wrapper...] path args... as described at the top, in a process group of its
  * own, and waits for it; after timeout_ms the group is killed. */

@@ -314,19 +314,12 @@ TEST(fd_kind_relearnt_after_reuse) {
  * a goroutine waits on it: the wait trusts the old registration at first;
  * the poller's later check registers the new file, and the waiter gets its
  * data, with no spurious return meanwhile. */
-static void reuse_reader(void *arg) {
-    kind_reader_arg *a = (kind_reader_arg *)arg;
-    char c = 0;
-    ssize_t r = csp_read(a->fd, &c, 1);
-    int v = r == 1 ? c : (int)r;
-    csp_send(a->res, &v);
-}
 TEST(reused_number_waited_on_is_rechecked) {
     for (int round = 0; round < 3; round++) {
         int sv[2], p[2];
         REQUIRE_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
         kind_reader_arg ra = { sv[0], csp_chan_make(sizeof(int), 0) };
-        REQUIRE_EQ(csp_go(reuse_reader, &ra), 0);
+        REQUIRE_EQ(csp_go(kind_one_reader, &ra), 0);
         csp_sleep(5 * MS);   /* let it park (registers sv[0]); not needed for correctness */
         EXPECT_EQ(csp_write(sv[1], "a", 1), 1);
         int v = 0;
@@ -344,7 +337,7 @@ TEST(reused_number_waited_on_is_rechecked) {
             EXPECT_GE(csp_now() - t0, 60 * MS);
             csp_ctx_release(t);
         }
-        REQUIRE_EQ(csp_go(reuse_reader, &ra), 0);
+        REQUIRE_EQ(csp_go(kind_one_reader, &ra), 0);
         csp_sleep(30 * MS);   /* proving a "not": no early return */
         EXPECT(!csp_try_recv(ra.res, &v, NULL), "round %d: the reader returned with nothing written", round);
         if (write(p[1], "b", 1) != 1) { EXPECT(0); }

@@ -75,18 +75,12 @@ static void kill_live_at_exit(void) {
     for (int i = 0; i < PROC_MAX; i++) if (live[i] && !live[i]->reaped) kill(-live[i]->pid, SIGKILL);
 }
 
-static void buf_add(proc *p, const char *s, size_t n) {
-    if (p->len + n + 1 > p->cap) {
-        size_t cap = p->cap ? p->cap : 4096;
-        while (cap < p->len + n + 1) cap *= 2;
-        char *q = realloc(p->buf, cap);
-        if (!q) { fputs("test_servers: out of memory\n", stderr); exit(99); }
-        p->buf = q;
-        p->cap = cap;
-    }
-    memcpy(p->buf + p->len, s, n);
-    p->len += n;
-    p->buf[p->len] = '\0';
+static void buf_add(proc *p, const char *s, size_t n) {   /* csp_test.h's string builder */
+    struct csp_test_sb_ b = { p->buf, p->len, p->cap };
+    csp_test_sb_add_(&b, s, n);
+    p->buf = b.p;
+    p->len = b.len;
+    p->cap = b.cap;
 }
 
 /* The file a command word names: itself if it has a '/', else found in PATH. */
