@@ -590,6 +590,14 @@ CSP_API void csp_errgroup_free(csp_errgroup *g);
 #include <linux/futex.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#ifndef TCP_INQ
+#define TCP_INQ 36
+#endif
+#ifndef TCP_CM_INQ
+#define TCP_CM_INQ TCP_INQ
+#endif
 
 #ifndef CSP_MALLOC
 #define CSP_MALLOC(n) malloc(n)
@@ -5409,6 +5417,10 @@ typedef struct csp__pd {
     csp__pdw *w[2];          /* waiters per direction: a FIFO list */
     csp__pdw *wtail[2];
     uint8_t kind;            /* atomic: CSP__FDK_*, learnt once (see csp__fd_kind) */
+    uint8_t inq;             /* atomic: a TCP socket with TCP_INQ on (see csp__recv_inq) */
+    uint8_t rdhup;           /* atomic: the poller saw the peer's end or an error: reads are never skipped */
+    uint32_t redges;         /* atomic: read-side edges the poller took (written under lock) */
+    uint32_t drained;        /* atomic: 1 + redges when a read left nothing queued, else 0 */
     uint8_t vlisted;         /* atomic: on a check list (csp__np_v.lock) */
     int fd;                  /* its number (the table index) */
     struct csp__pd *vnext;   /* check list link (csp__np_v.lock, while vlisted) */
@@ -5521,6 +5533,8 @@ CSP__FN int csp__pd_register(int fd, csp__pd *pd, bool trust) {
     if (epoll_ctl(csp__np.epfd, EPOLL_CTL_ADD, fd, &ev) == 0) {
         /* A new registration (first use, or a new file under this number). */
         if (pd->registered) csp__store(&pd->kind, (uint8_t)CSP__FDK_UNKNOWN, CSP__RELAXED);
+        csp__store(&pd->rdhup, (uint8_t)0, CSP__RELAXED);
+        csp__store(&pd->drained, 0u, CSP__RELAXED);
         pd->seq++;
         pd->registered = true;
         pd->ready[0] = pd->ready[1] = false;
@@ -5592,13 +5606,20 @@ CSP__FN int csp__netpoll(int64_t timeout_ns) {
         for (int dir = 0; dir < 2; dir++) {
             uint32_t want = dir == 0 ? (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR) : (EPOLLOUT | EPOLLHUP | EPOLLERR);
             if (!(e & want)) continue;
-            bool more = true;
+            bool more = true, more_seen = false;
             while (more) {   /* all of them, a batch at a time (readied outside the lock) */
                 csp__g *gs[16];
                 int k = 0;
                 more = false;
                 csp__lock(&pd->lock);
-                if (pd->seq == seq && !pd->closing) k = csp__pd_wake(pd, dir, 0, gs, 16, &more);
+                if (pd->seq == seq && !pd->closing) {
+                    if (dir == 0 && !more_seen) {   /* once per event (see csp__recv_inq) */
+                        if (e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) csp__store(&pd->rdhup, (uint8_t)1, CSP__RELAXED);
+                        csp__store(&pd->redges, pd->redges + 1, CSP__RELEASE);
+                    }
+                    k = csp__pd_wake(pd, dir, 0, gs, 16, &more);
+                }
+                more_seen = true;
                 csp__unlock(&pd->lock);
                 for (int j = 0; j < k; j++) { csp__ready(gs[j]); woke++; }
             }
@@ -5733,6 +5754,7 @@ CSP__FN void csp__np_vsweep(int64_t now) {
                 epoll_ctl(csp__np.epfd, EPOLL_CTL_DEL, pd->fd, NULL);
                 pd->registered = false;
                 csp__store(&pd->kind, (uint8_t)CSP__FDK_UNKNOWN, CSP__RELAXED);
+                csp__store(&pd->drained, 0u, CSP__RELAXED);
             }
         }
         for (int dir = 0; lost && dir < 2; dir++) {
@@ -5906,6 +5928,10 @@ CSP__FN void csp__fd_learn(int fd) {
     if (fstat(fd, &st) != 0) return;
     csp__pd *pd = csp__pd_get(fd);
     int k = S_ISSOCK(st.st_mode) ? CSP__FDK_SOCK : S_ISFIFO(st.st_mode) && csp__np_pipe_nowait ? CSP__FDK_PIPE : CSP__FDK_OTHER;
+    int one = 1;   /* TCP (4.18+): reads say what they left queued; other sockets refuse */
+    bool inq = k == CSP__FDK_SOCK && setsockopt(fd, IPPROTO_TCP, TCP_INQ, &one, sizeof one) == 0;
+    csp__store(&pd->drained, 0u, CSP__RELAXED);
+    csp__store(&pd->inq, (uint8_t)inq, CSP__RELAXED);
     csp__store(&pd->kind, (uint8_t)k, CSP__RELAXED);
 }
 CSP__FN void csp__fd_forget(int fd) {
@@ -5927,11 +5953,57 @@ CSP__FN bool csp__pipe_read(int fd, void *buf, size_t n, ssize_t *rc) {
         if (csp__fd_kind(fd) != CSP__FDK_PIPE) return false;   /* a regular file now (cannot be polled) */
     }
 }
+/* A read of a TCP socket with TCP_INQ on: the kernel says how many bytes
+ * the read left queued (*left; -1 if it did not say). When it left none,
+ * the next read skips its recv, which would almost always fail with
+ * EAGAIN (an echo's or a request-reply's second read), and waits for the
+ * poller first: data that comes after the read raises an edge (the fd is
+ * registered, or is registered by the wait: EPOLL_CTL_ADD reports what is
+ * already there), and the wait takes it (as a waiter, or as the "ready"
+ * flag of an edge that came with nobody waiting). The kernel reports a
+ * received FIN as one byte left (tcp_inq_hint), so an end of file that
+ * came with the last data is read, not waited for. Two cheap guards on
+ * top: no skip when the poller took a read edge after the read began
+ * (redges, loaded before the recv: that edge's data may be there), or saw
+ * the peer's end or an error (rdhup). Saves one syscall of the ~3 per
+ * message (echo: 28,000 recv calls for 14,000 messages -> 14,300). */
+CSP__FN ssize_t csp__recv_inq(int fd, void *buf, size_t n, int *left) {
+    struct iovec iov = { buf, n };
+    union { struct cmsghdr h; char b[CMSG_SPACE(sizeof(int))]; } cb;
+    struct msghdr mh;
+    memset(&mh, 0, sizeof mh);
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = cb.b;
+    mh.msg_controllen = sizeof cb.b;
+    ssize_t r = recvmsg(fd, &mh, MSG_DONTWAIT);
+    *left = -1;
+    if (r > 0)
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+            if (c->cmsg_level == IPPROTO_TCP && c->cmsg_type == TCP_CM_INQ) memcpy(left, CMSG_DATA(c), sizeof(int));
+    return r;
+}
 CSP__DEF ssize_t csp_read(int fd, void *buf, size_t n) {
     int kind = csp__fd_kind(fd);
     if (kind == CSP__FDK_SOCK) {
+        csp__pd *pd = csp__pd_peek(fd);
+        bool inq = pd && n > 0 && csp__load(&pd->inq, CSP__RELAXED);
         for (;;) {
-            ssize_t r = recv(fd, buf, n, MSG_DONTWAIT);
+            ssize_t r;
+            if (inq) {
+                uint32_t d = csp__load(&pd->drained, CSP__ACQUIRE);
+                if (d && d - 1 == csp__load(&pd->redges, CSP__ACQUIRE) && !csp__load(&pd->rdhup, CSP__ACQUIRE)) {
+                    csp__store(&pd->drained, 0u, CSP__RELAXED);
+                    int w = csp__fd_wait1(fd, 0, NULL);
+                    if (w < 0) { csp__set_errno(-w); return w; }
+                }
+                uint32_t e = csp__load(&pd->redges, CSP__ACQUIRE);
+                int left;
+                r = csp__recv_inq(fd, buf, n, &left);
+                if (r > 0) { csp__store(&pd->drained, left == 0 ? e + 1 : 0u, CSP__RELEASE); return r; }
+            } else {
+                r = recv(fd, buf, n, MSG_DONTWAIT);
+            }
             if (r >= 0) return r;
             if (errno == ENOTSOCK) { csp__fd_forget(fd); break; }   /* a new file under the number */
             if (!csp__io_again(fd, 0, true, &r)) return r;
@@ -6052,6 +6124,8 @@ CSP__DEF int csp_fd_close(int fd) {
         csp__store(&pd->kind, (uint8_t)CSP__FDK_UNKNOWN, CSP__RELAXED);
         pd->seq++;   /* events already queued for it are stale now */
         pd->ready[0] = pd->ready[1] = false;
+        csp__store(&pd->drained, 0u, CSP__RELAXED);
+        csp__store(&pd->rdhup, (uint8_t)0, CSP__RELAXED);
         int rc = close(fd);
         int e = rc != 0 ? errno : 0;
         pd->closing = false;

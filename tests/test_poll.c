@@ -447,6 +447,70 @@ TEST(fd_wait_either_direction_wakes_on_writable) {
     }
 }
 
+/* TCP reads that drained the socket skip the next recv (TCP_INQ) and wait
+ * for the poller: data that comes later must wake them, and an end of file
+ * that came with the last data (no edge of its own) must not be slept
+ * through. A pair of connected TCP sockets on 127.0.0.1. */
+static void tcp_pair(int sv[2]) {
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(l >= 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE_EQ(bind(l, (struct sockaddr *)&sa, sizeof sa), 0);
+    socklen_t sl = sizeof sa;
+    REQUIRE_EQ(getsockname(l, (struct sockaddr *)&sa, &sl), 0);
+    REQUIRE_EQ(listen(l, 4), 0);
+    sv[0] = socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE_EQ(csp_connect(sv[0], (struct sockaddr *)&sa, sizeof sa), 0);
+    sv[1] = csp_accept(l, NULL, NULL);
+    REQUIRE(sv[1] >= 0);
+    close(l);
+    int one = 1;
+    setsockopt(sv[0], IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+typedef struct drained_arg { int fd; csp_chan *res; } drained_arg;
+static void drained_reader(void *arg) {   /* echoes every byte but 'Z'; counts to the end */
+    drained_arg *a = (drained_arg *)arg;
+    int got = 0;
+    char c;
+    ssize_t r;
+    while ((r = csp_read(a->fd, &c, 1)) == 1) {
+        got++;
+        if (c != 'Z' && csp_write(a->fd, &c, 1) != 1) { r = -1; break; }
+    }
+    int v = r == 0 ? got : -1;
+    csp_send(a->res, &v);
+}
+TEST(tcp_drained_reads_wait_for_later_data_and_see_the_end) {
+    for (int round = 0; round < T_COUNT(100, 20); round++) {
+        int sv[2] = { -1, -1 };
+        tcp_pair(sv);
+        drained_arg a = { sv[1], csp_chan_make(sizeof(int), 0) };
+        REQUIRE_EQ(csp_go(drained_reader, &a), 0);
+        enum { ROUNDS = 20 };
+        for (int i = 0; i < ROUNDS; i++) {   /* each of the reader's reads drains the socket */
+            char c = (char)('a' + i), back = 0;
+            EXPECT_EQ(csp_write(sv[0], &c, 1), 1);
+            EXPECT_EQ(csp_read(sv[0], &back, 1), 1);
+            EXPECT_EQ(back, c);
+        }
+        /* The end alone, or a last byte with the end right behind it. */
+        if (round % 2) { char c = 'Z'; EXPECT_EQ(write(sv[0], &c, 1), 1); }
+        shutdown(sv[0], SHUT_WR);
+        int v = 0;
+        csp_case k[1] = { CSP_RECV(a.res, &v) };
+        int r = csp_select(k, 1, 10000 * MS);
+        EXPECT_EQ(r, 0, "round %d: the reader saw the end of file", round);
+        if (r != 0) break;   /* it still uses a.res */
+        EXPECT_EQ(v, ROUNDS + round % 2, "round %d: bytes read before the end", round);
+        csp_chan_release(a.res);
+        csp_fd_close(sv[0]);
+        csp_fd_close(sv[1]);
+    }
+}
+
 /* ---- deadlock rules ------------------------------------------------------------------ */
 static void *late_writer(void *arg) { int fd = *(int *)arg; usleep(150000); if (write(fd, "w", 1) != 1) {} return NULL; }
 CHILD(io_wait_is_not_a_deadlock) {
