@@ -467,9 +467,12 @@ enum { CSP_READABLE = 1, CSP_WRITABLE = 2 };
 /* Wait until fd is readable and/or writable (events: CSP_READABLE |
  * CSP_WRITABLE): 0 when ready, -ECANCELED / -ETIMEDOUT when ctx ends first
  * (NULL: no cancellation), -EBADF if fd is closed by csp_fd_close meanwhile
- * or is not open. A regular file is always ready. */
+ * or is not open. A regular file is always ready. Level semantics: data
+ * already buffered is readable at once. */
 CSP_API int csp_fd_wait(int fd, int events, csp_ctx *ctx);
-/* read(2), but only the goroutine waits: the count, 0 at EOF, or -errno. */
+/* read(2), but only the goroutine waits: the count, 0 at EOF, or -errno.
+ * (A TCP socket read this way gets TCP_INQ turned on: a recvmsg(2) of your
+ * own with a control buffer then also receives TCP_CM_INQ messages.) */
 CSP_API ssize_t csp_read(int fd, void *buf, size_t n);
 /* write(2) of all n bytes (waiting as needed): n, or -errno (a socket
  * returns -EPIPE, never raises SIGPIPE). */
