@@ -3074,6 +3074,14 @@ CSP__FN void csp__drop_p(csp__m *m) {
     csp__wakep();
 }
 
+/* An M without a P takes an idle one, if there is one. */
+CSP__FN bool csp__take_idle_p(csp__m *m) {
+    csp__lock(&csp__sched.lock);
+    csp__p *p = csp__pidle_get();
+    csp__unlock(&csp__sched.lock);
+    if (p) csp__acquirep(m, p);
+    return p != NULL;
+}
 CSP__FN void csp__resetspinning(csp__m *m) {
     m->spinning = false;
     if (csp__fsub(&csp__sched.nmspinning, 1, CSP__SEQCST) == 1) csp__wakep();
@@ -3159,15 +3167,9 @@ CSP__FN csp__g *csp__findrunnable(csp__m *m) {
             csp__p *p2 = csp__load(&csp__sched.allp[i], CSP__ACQUIRE);
             if (p2->id < maxp && !csp__runq_empty(p2)) work = true;
         }
-        if (work) {
-            csp__lock(&csp__sched.lock);
-            csp__p *np = csp__pidle_get();
-            csp__unlock(&csp__sched.lock);
-            if (np) {
-                csp__acquirep(m, np);
-                if (was_spinning) { m->spinning = true; csp__fadd(&csp__sched.nmspinning, 1, CSP__SEQCST); }
-                continue;
-            }
+        if (work && csp__take_idle_p(m)) {
+            if (was_spinning) { m->spinning = true; csp__fadd(&csp__sched.nmspinning, 1, CSP__SEQCST); }
+            continue;
         }
         int64_t until = csp__next_timer_all();
         if (CSP__UNLIKELY(csp__det.virt) && until != INT64_MAX) {
@@ -3177,12 +3179,8 @@ CSP__FN csp__g *csp__findrunnable(csp__m *m) {
                 until > __atomic_load_n(&csp__det.vnow, __ATOMIC_RELAXED))
                 __atomic_store_n(&csp__det.vnow, until, __ATOMIC_RELEASE);
         }
-        if ((until != INT64_MAX && until <= csp_now()) || (csp__det.on && !csp__det_empty())) {   /* a timer is due: take a P back to run it */
-            csp__lock(&csp__sched.lock);
-            csp__p *np = csp__pidle_get();
-            csp__unlock(&csp__sched.lock);
-            if (np) { csp__acquirep(m, np); continue; }
-        }
+        /* A timer is due: take a P back to run it. */
+        if (((until != INT64_MAX && until <= csp_now()) || (csp__det.on && !csp__det_empty())) && csp__take_idle_p(m)) continue;
         /* Someone waits on an fd: one idle thread blocks in the poller
          * (until the nearest timer) instead of sleeping on its futex. */
         int nw;
@@ -5681,12 +5679,9 @@ CSP__FN int csp__np_try_block(csp__m *m, int64_t until, bool spin) {
  * in one epoll_wait, where a thread looping in the poller would take them
  * one syscall each (echo with 64 connections: 1.2 events a call). */
 CSP__FN bool csp__np_after_block(csp__m *m, int woke) {
-    csp__lock(&csp__sched.lock);
-    csp__p *np = csp__pidle_get();
-    csp__unlock(&csp__sched.lock);
-    if (np) csp__acquirep(m, np);
-    if (woke > 1 || (woke > 0 && !np)) csp__wakep();
-    return np != NULL;
+    bool got = csp__take_idle_p(m);
+    if (woke > 1 || (woke > 0 && !got)) csp__wakep();
+    return got;
 }
 
 typedef struct csp__fdwait_arg { csp__pd *pd; csp_chan *done; } csp__fdwait_arg;
