@@ -5208,8 +5208,9 @@ CSP__DEF void csp_ctx_release(csp_ctx *ctx) {
 }
 
 /* >>semaphore (golang.org/x/sync/semaphore) =========================================
- * size, cur and a FIFO of waiters under a lock. A waiter waits on a channel
- * of capacity 1 (its "ready") and on ctx's done channel with one select.
+ * size, cur and a FIFO of waiters under a lock. A waiter waits on an
+ * unbuffered channel of its own (its "ready", closed to grant it) and on
+ * ctx's done channel with one select.
  * notify grants tokens strictly in FIFO order and stops at the first waiter
  * that does not fit (no barging). */
 typedef struct csp__semaw { int64_t n; csp_chan *ready; struct csp__semaw *next, *prev; } csp__semaw;

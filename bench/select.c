@@ -186,6 +186,103 @@ static void select_2case(long n, void *arg) {
     csp_chan_release(never);
 }
 
+/* ---- select/prodcons -----------------------------------------------------------
+ * Twin: selectProdCons(n). As chan/prodcons_work (bench/channels.c): myc of
+ * capacity 128, GOMAXPROCS producers and consumers spawned in pairs, blocks
+ * of 1000 claimed from N = n/1000, 100 steps of local work per message on
+ * each side, foo == 42 sent on c (cap 2*procs) at the end; but every send
+ * and receive on myc is a 3-case select beside the goroutine's own
+ * csp_after(1 hour) channel (Go: time.After(time.Hour), made at the start
+ * of the goroutine and never firing) and a shared unbuffered myclose that
+ * nobody closes: producer: work, then select { myc <- 1, <-mytimer,
+ * <-myclose }; consumer: select { v = <-myc (0: stop), <-mytimer,
+ * <-myclose }, then work. A producer ends with a plain myc <- 0. */
+enum { CALLS_PER_SCHED = 1000, PRODCONS_WORK = 100 };
+
+/* Go's local work, `for i := 0; i < w; i++ { foo *= 2; foo /= 2 }` on an
+ * int that is used afterwards; see local_work in bench/channels.c for why
+ * the empty asm (gcc would fold foo*2/2; Go 1.19 does not). */
+static inline long local_work(long foo, int w) {
+    for (int i = 0; i < w; i++) {
+        foo *= 2;
+        __asm__("" : "+r"(foo));
+        foo /= 2;
+        __asm__("" : "+r"(foo));
+    }
+    return foo;
+}
+
+typedef struct prodcons_ctx {
+    int32_t N;   /* atomic */
+    csp_chan *c, *myc, *myclose;
+} prodcons_ctx;
+
+static const int64_t HOUR = 3600 * CSP_SECOND;
+
+static void prodcons_producer(void *arg) {
+    prodcons_ctx *s = (prodcons_ctx *)arg;   /* main's frame: alive until we sent on c */
+    csp_chan *c = s->c, *myc = s->myc, *myclose = s->myclose;
+    long foo = 0;
+    csp_chan *mytimer = csp_after(HOUR);
+    if (!mytimer) die("csp_after");
+    while (__atomic_sub_fetch(&s->N, 1, __ATOMIC_SEQ_CST) >= 0) {
+        for (int g = 0; g < CALLS_PER_SCHED; g++) {
+            foo = local_work(foo, PRODCONS_WORK);
+            long one = 1;
+            csp_case cs[3] = { CSP_SEND(myc, &one), CSP_RECV(mytimer, NULL),
+                               CSP_RECV(myclose, NULL) };
+            csp_select(cs, 3, CSP_FOREVER);
+        }
+    }
+    csp_send(myc, &zero);
+    csp_chan_release(mytimer);
+    bool r = foo == 42;
+    csp_send(c, &r);
+    csp_chan_release(c);
+}
+
+static void prodcons_consumer(void *arg) {
+    prodcons_ctx *s = (prodcons_ctx *)arg;
+    csp_chan *c = s->c, *myc = s->myc, *myclose = s->myclose;
+    long foo = 0;
+    csp_chan *mytimer = csp_after(HOUR);
+    if (!mytimer) die("csp_after");
+    for (;;) {
+        long v = -1;
+        csp_case cs[3] = { CSP_RECV(myc, &v), CSP_RECV(mytimer, NULL),
+                           CSP_RECV(myclose, NULL) };
+        if (csp_select(cs, 3, CSP_FOREVER) == 0 && v == 0) break;
+        foo = local_work(foo, PRODCONS_WORK);
+    }
+    csp_chan_release(mytimer);
+    bool r = foo == 42;
+    csp_send(c, &r);
+    csp_chan_release(c);
+}
+
+static void select_prodcons(long n, void *arg) {
+    (void)arg;
+    int procs = csp_maxprocs(0);
+    prodcons_ctx s;
+    s.N = (int32_t)(n / CALLS_PER_SCHED);
+    s.c = chan_or_die(sizeof(bool), 2 * (size_t)procs);
+    s.myc = chan_or_die(sizeof(long), 128);
+    s.myclose = chan_or_die(sizeof(bool), 0);
+    for (int p = 0; p < procs; p++) {
+        csp_chan_retain(s.c);
+        if (csp_go(prodcons_producer, &s) != 0) die("csp_go");
+        csp_chan_retain(s.c);
+        if (csp_go(prodcons_consumer, &s) != 0) die("csp_go");
+    }
+    for (int p = 0; p < procs; p++) {
+        csp_recv(s.c, NULL);
+        csp_recv(s.c, NULL);
+    }
+    csp_chan_release(s.c);
+    csp_chan_release(s.myc);
+    csp_chan_release(s.myclose);
+}
+
 int main(int argc, char **argv) {
     bench_init(argc, argv);
     bench_run("select/uncontended", bench_n(10000000, 1000000), select_uncontended, NULL);
@@ -193,5 +290,6 @@ int main(int argc, char **argv) {
     bench_run("select/async_contended", bench_n(3000000, 300000), select_async_contended, NULL);
     bench_run("select/nonblock", bench_n(50000000, 5000000), select_nonblock, NULL);
     bench_run("select/2case", bench_n(10000000, 1000000), select_2case, NULL);
+    bench_run("select/prodcons", bench_n(1000000, 100000), select_prodcons, NULL);
     return 0;
 }

@@ -4,7 +4,11 @@
 // a time (the second argument; C passes the same to bench_parallel).
 package main
 
-import "runtime"
+import (
+	"runtime"
+	"sync/atomic"
+	"time"
+)
 
 // select/uncontended follows BenchmarkSelectUncontended: RunParallel; each
 // worker has two chan int of capacity 1, the first holding one value. Per
@@ -139,10 +143,77 @@ func select2Case(n int) {
 
 var sink int
 
+// select/prodcons follows BenchmarkSelectProdCons: as chan/prodcons_work
+// (channels.go) on a chan int of capacity 128: GOMAXPROCS producers and
+// consumers, blocks of 1000 claimed from n/1000, 100 steps of local work
+// (foo *= 2; foo /= 2) per message on each side, foo == 42 sent on c at the
+// end; but every send and receive on myc is a 3-case select beside the
+// goroutine's own time.After(time.Hour) (made at its start, never fires;
+// C: csp_after) and a shared unbuffered myclose nobody closes. Producer:
+// work, then select { case myc <- 1: case <-mytimer: case <-myclose: };
+// consumer: select { case v := <-myc: (0: stop) case <-mytimer: case
+// <-myclose: }, then work. A producer ends with a plain myc <- 0. Per op:
+// one select-send and its select-receive, and 100 steps of work on each
+// side.
+func selectProdCons(n int) {
+	const callsPerSched = 1000
+	procs := runtime.GOMAXPROCS(-1)
+	N := int32(n / callsPerSched)
+	c := make(chan bool, 2*procs)
+	myc := make(chan int, 128)
+	myclose := make(chan bool)
+	for p := 0; p < procs; p++ {
+		go func() {
+			foo := 0
+			mytimer := time.After(time.Hour)
+			for atomic.AddInt32(&N, -1) >= 0 {
+				for g := 0; g < callsPerSched; g++ {
+					for i := 0; i < 100; i++ {
+						foo *= 2
+						foo /= 2
+					}
+					select {
+					case myc <- 1:
+					case <-mytimer:
+					case <-myclose:
+					}
+				}
+			}
+			myc <- 0
+			c <- foo == 42
+		}()
+		go func() {
+			foo := 0
+			mytimer := time.After(time.Hour)
+		loop:
+			for {
+				select {
+				case v := <-myc:
+					if v == 0 {
+						break loop
+					}
+				case <-mytimer:
+				case <-myclose:
+				}
+				for i := 0; i < 100; i++ {
+					foo *= 2
+					foo /= 2
+				}
+			}
+			c <- foo == 42
+		}()
+	}
+	for p := 0; p < procs; p++ {
+		<-c
+		<-c
+	}
+}
+
 func main() {
 	benchRun("select/uncontended", benchN(10000000, 1000000), selectUncontended)
 	benchRun("select/sync_contended", benchN(500000, 50000), selectSyncContended)
 	benchRun("select/async_contended", benchN(3000000, 300000), selectAsyncContended)
 	benchRun("select/nonblock", benchN(50000000, 5000000), selectNonblock)
 	benchRun("select/2case", benchN(10000000, 1000000), select2Case)
+	benchRun("select/prodcons", benchN(1000000, 100000), selectProdCons)
 }
