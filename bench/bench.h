@@ -51,6 +51,25 @@
 /* every function: static, and no warning when a program does not use it */
 #define BENCH_FN static __attribute__((unused))
 
+/* Go's local work (ChanProdConsWork, SelectProdCons, MutexWork ...): `for i
+ * := 0; i < w; i++ { foo *= 2; foo /= 2 }` on an int whose value is used
+ * afterwards. Go 1.19 compiles it as written, foo in a register: SHL, then
+ * SHR/LEA/SAR for the signed halving. gcc would fold foo*2/2 to foo (signed
+ * overflow is undefined) and drop the loop, so an empty asm after each step
+ * makes foo opaque to it: the same instructions, in a register, with no
+ * memory traffic (a volatile foo would add a load and a store per step that
+ * Go does not do). */
+BENCH_FN long bench_local_work(long foo, int w)
+{
+    for (int i = 0; i < w; i++) {
+        foo *= 2;
+        __asm__("" : "+r"(foo));
+        foo /= 2;
+        __asm__("" : "+r"(foo));
+    }
+    return foo;
+}
+
 static int bench_quick_;
 static const char *bench_pattern_;
 

@@ -27,24 +27,6 @@ static csp_chan *chan_or_die(size_t elem, size_t cap) {
 
 enum { CALLS_PER_SCHED = 1000 };
 
-/* Go's local work (ChanProdConsWork, SelectProdCons): `for i := 0; i < w;
- * i++ { foo *= 2; foo /= 2 }` on an int whose value is used afterwards (Go
- * sends foo == 42 on the done channel). Go 1.19 compiles it as written,
- * foo in a register: SHL, then SHR/LEA/SAR for the signed halving. gcc
- * would fold foo*2/2 to foo (signed overflow is undefined) and drop the
- * loop, so an empty asm after each step makes foo opaque to it: the same
- * instructions, in a register, with no memory traffic (a volatile foo would
- * add a load and a store per step that Go does not do). */
-static inline long local_work(long foo, int w) {
-    for (int i = 0; i < w; i++) {
-        foo *= 2;
-        __asm__("" : "+r"(foo));
-        foo /= 2;
-        __asm__("" : "+r"(foo));
-    }
-    return foo;
-}
-
 /* ---- chan/sync -----------------------------------------------------------------
  * Twin: chanSync(n). 2 goroutines, one unbuffered channel myc; they claim
  * blocks from N = n/1000/2*2 (atomic decrement, new value); a block with an
@@ -163,7 +145,7 @@ static void chan_prodcons100(long n, void *arg) { (void)arg; chan_prodcons(n, 10
 
 /* ---- chan/prodcons_work/{0,10,100} -----------------------------------------
  * Twin: chanProdConsWork(n, chanSize). chan/prodcons/N plus Go's local
- * work of 100 steps (local_work above) in each goroutine: a producer does
+ * work of 100 steps (bench_local_work, bench/bench.h) in each goroutine: a producer does
  * it before each send of 1, a consumer after each receive of a non-zero
  * value. Each goroutine keeps its own foo (from 0) and finally sends
  * foo == 42 on c instead of true. */
@@ -175,7 +157,7 @@ static void prodcons_work_producer(void *arg) {
     long foo = 0;
     while (__atomic_sub_fetch(&s->N, 1, __ATOMIC_SEQ_CST) >= 0) {
         for (int g = 0; g < CALLS_PER_SCHED; g++) {
-            foo = local_work(foo, PRODCONS_WORK);
+            foo = bench_local_work(foo, PRODCONS_WORK);
             long one = 1;
             csp_send(myc, &one);
         }
@@ -195,7 +177,7 @@ static void prodcons_work_consumer(void *arg) {
         long v = -1;
         csp_recv(myc, &v);
         if (v == 0) break;
-        foo = local_work(foo, PRODCONS_WORK);
+        foo = bench_local_work(foo, PRODCONS_WORK);
     }
     bool r = foo == 42;
     csp_send(c, &r);

@@ -199,19 +199,6 @@ static void select_2case(long n, void *arg) {
  * <-myclose }, then work. A producer ends with a plain myc <- 0. */
 enum { CALLS_PER_SCHED = 1000, PRODCONS_WORK = 100 };
 
-/* Go's local work, `for i := 0; i < w; i++ { foo *= 2; foo /= 2 }` on an
- * int that is used afterwards; see local_work in bench/channels.c for why
- * the empty asm (gcc would fold foo*2/2; Go 1.19 does not). */
-static inline long local_work(long foo, int w) {
-    for (int i = 0; i < w; i++) {
-        foo *= 2;
-        __asm__("" : "+r"(foo));
-        foo /= 2;
-        __asm__("" : "+r"(foo));
-    }
-    return foo;
-}
-
 typedef struct prodcons_ctx {
     int32_t N;   /* atomic */
     csp_chan *c, *myc, *myclose;
@@ -227,7 +214,7 @@ static void prodcons_producer(void *arg) {
     if (!mytimer) die("csp_after");
     while (__atomic_sub_fetch(&s->N, 1, __ATOMIC_SEQ_CST) >= 0) {
         for (int g = 0; g < CALLS_PER_SCHED; g++) {
-            foo = local_work(foo, PRODCONS_WORK);
+            foo = bench_local_work(foo, PRODCONS_WORK);
             long one = 1;
             csp_case cs[3] = { CSP_SEND(myc, &one), CSP_RECV(mytimer, NULL),
                                CSP_RECV(myclose, NULL) };
@@ -252,7 +239,7 @@ static void prodcons_consumer(void *arg) {
         csp_case cs[3] = { CSP_RECV(myc, &v), CSP_RECV(mytimer, NULL),
                            CSP_RECV(myclose, NULL) };
         if (csp_select(cs, 3, CSP_FOREVER) == 0 && v == 0) break;
-        foo = local_work(foo, PRODCONS_WORK);
+        foo = bench_local_work(foo, PRODCONS_WORK);
     }
     csp_chan_release(mytimer);
     bool r = foo == 42;

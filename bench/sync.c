@@ -11,21 +11,6 @@ static void die(const char *what) {
     exit(1);
 }
 
-/* Go's local work, `for i := 0; i < w; i++ { foo *= 2; foo /= 2 }` on an
- * int. Go 1.19 compiles it as written when foo is used afterwards (SHL,
- * SHR, LEA, SAR on a register); gcc would fold foo*2/2 to foo (signed
- * overflow is undefined) and drop the loop, so an empty asm after each step
- * makes foo opaque to it: the same instructions, with no memory traffic. */
-static inline long local_work(long foo, int w) {
-    for (int i = 0; i < w; i++) {
-        foo *= 2;
-        __asm__("" : "+r"(foo));
-        foo /= 2;
-        __asm__("" : "+r"(foo));
-    }
-    return foo;
-}
-
 /* Where the workers of the *_work rows leave their foo (one atomic add per
  * worker per run), so that the work is kept on both sides: Go's workSink. */
 static long work_sink;
@@ -119,7 +104,7 @@ static void mutex_slack(long n, void *arg) {
 
 /* ---- sync/mutex_work -------------------------------------------------------------
  * Twin: mutexWork(n) (grain 1000). One shared mutex; per op: Lock + Unlock,
- * then 100 steps of local work outside the lock (local_work), on a foo of
+ * then 100 steps of local work outside the lock (bench_local_work), on a foo of
  * the worker's own that is added to work_sink at the end. */
 static void mutex_work_body(bench_pb *pb, void *arg) {
     csp_mutex *mu = (csp_mutex *)arg;
@@ -127,7 +112,7 @@ static void mutex_work_body(bench_pb *pb, void *arg) {
     while (bench_pb_next(pb)) {
         csp_mutex_lock(mu);
         csp_mutex_unlock(mu);
-        foo = local_work(foo, 100);
+        foo = bench_local_work(foo, 100);
     }
     __atomic_add_fetch(&work_sink, foo, __ATOMIC_RELAXED);
 }
@@ -230,7 +215,7 @@ static void rwmutex_write100(long n, void *arg) {
 
 /* ---- sync/rwmutex_work -----------------------------------------------------------
  * Twin: rwmutexWork(n) (grain 1000). sync/rwmutex_write100 with 100 steps
- * of local work (local_work) on the counter foo inside each RLock (foo
+ * of local work (bench_local_work) on the counter foo inside each RLock (foo
  * stays what it was: x*2/2 = x): every 100th op (counted from 1 by foo) is
  * Lock + Unlock, the others RLock; work; RUnlock. */
 static void rwmutex_work_body(bench_pb *pb, void *arg) {
@@ -243,7 +228,7 @@ static void rwmutex_work_body(bench_pb *pb, void *arg) {
             csp_rwmutex_unlock(rwm);
         } else {
             csp_rwmutex_rlock(rwm);
-            foo = local_work(foo, 100);
+            foo = bench_local_work(foo, 100);
             csp_rwmutex_runlock(rwm);
         }
     }

@@ -117,6 +117,22 @@ static void echo_conn(void *arg) {
     while ((r = csp_read(fd, buf, sizeof buf)) > 0) if (csp_write(fd, buf, (size_t)r) != r) break;
     csp_fd_close(fd);
 }
+/* A TCP listener on 127.0.0.1 at an ephemeral port (*sa: its address), or
+ * -1 (the failure reported). */
+static int listen_tcp_loopback(struct sockaddr_in *sa, int backlog) {
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    memset(sa, 0, sizeof *sa);
+    sa->sin_family = AF_INET;
+    sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t sl = sizeof *sa;
+    bool ok = l >= 0 && bind(l, (struct sockaddr *)sa, sizeof *sa) == 0 &&
+              getsockname(l, (struct sockaddr *)sa, &sl) == 0 && listen(l, backlog) == 0;
+    EXPECT(ok, "a listener on 127.0.0.1: %s", strerror(errno));
+    if (!ok && l >= 0) close(l);
+    return ok ? l : -1;
+}
 static void acceptor(void *arg) {
     acc_arg a = *(acc_arg *)arg;   /* csp_go_copy'd: our own */
     for (int i = 0; i < a.n; i++) {
@@ -152,17 +168,9 @@ TEST(accept_connect_unix_and_tcp) {
         csp_fd_close(c);
     }
     /* TCP on 127.0.0.1, an ephemeral port */
-    int t = socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    setsockopt(t, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     struct sockaddr_in sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE_EQ(bind(t, (struct sockaddr *)&sa, sizeof sa), 0);
-    socklen_t sl = sizeof sa;
-    getsockname(t, (struct sockaddr *)&sa, &sl);
-    REQUIRE_EQ(listen(t, 64), 0);
+    int t = listen_tcp_loopback(&sa, 64);
+    REQUIRE(t >= 0);
     acc_arg b = { t, 5 };
     csp_go_copy(acceptor, &b, sizeof b);
     for (int i = 0; i < 5; i++) {
@@ -452,16 +460,9 @@ TEST(fd_wait_either_direction_wakes_on_writable) {
  * that came with the last data (no edge of its own) must not be slept
  * through. A pair of connected TCP sockets on 127.0.0.1. */
 static void tcp_pair(int sv[2]) {
-    int l = socket(AF_INET, SOCK_STREAM, 0);
-    REQUIRE(l >= 0);
     struct sockaddr_in sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE_EQ(bind(l, (struct sockaddr *)&sa, sizeof sa), 0);
-    socklen_t sl = sizeof sa;
-    REQUIRE_EQ(getsockname(l, (struct sockaddr *)&sa, &sl), 0);
-    REQUIRE_EQ(listen(l, 4), 0);
+    int l = listen_tcp_loopback(&sa, 4);
+    REQUIRE(l >= 0);
     sv[0] = socket(AF_INET, SOCK_STREAM, 0);
     REQUIRE_EQ(csp_connect(sv[0], (struct sockaddr *)&sa, sizeof sa), 0);
     sv[1] = csp_accept(l, NULL, NULL);
