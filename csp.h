@@ -5456,7 +5456,7 @@ enum { CSP__FDK_UNKNOWN, CSP__FDK_SOCK, CSP__FDK_PIPE, CSP__FDK_OTHER };
 static int csp__np_pipe_nowait;   /* 1: RWF_NOWAIT works on pipes (set at poller start) */
 
 static struct {
-    pthread_once_t once;
+    pthread_mutex_t initlock;   /* the poller starts once, at the first wait that needs it */
     int epfd, evfd;
     csp__lock_t tablock;
     csp__pd **tab;
@@ -5464,18 +5464,25 @@ static struct {
     uint32_t broken;         /* atomic: evfd written, not yet drained */
     csp__pd **retired[40];   /* outgrown tables (see csp__pd_get) */
     int nretired;
-} csp__np = { PTHREAD_ONCE_INIT, -1, -1, {0}, NULL, 0, 0, {NULL}, 0 };
+} csp__np = { PTHREAD_MUTEX_INITIALIZER, -1, -1, {0}, NULL, 0, 0, {NULL}, 0 };
 
 #define CSP__NP_EVFD_TAG 0xffffffffull
-CSP__FN void csp__np_init_once(void) {
-    csp__np.epfd = epoll_create1(EPOLL_CLOEXEC);
-    csp__np.evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (csp__np.epfd < 0 || csp__np.evfd < 0) csp__fatal("cannot create the network poller (epoll/eventfd)");
-    struct epoll_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.events = EPOLLIN;
-    ev.data.u64 = CSP__NP_EVFD_TAG;
-    if (epoll_ctl(csp__np.epfd, EPOLL_CTL_ADD, csp__np.evfd, &ev) != 0) csp__fatal("epoll_ctl of the poller's eventfd");
+/* Start the poller: 0, or -errno (out of fds: EMFILE; the next wait tries
+ * again, so a server that ran out of fds before its first wait is not
+ * lost). */
+CSP__FN int csp__np_init_locked(void) {
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    int ev = ep < 0 ? -1 : eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    struct epoll_event e;
+    memset(&e, 0, sizeof e);
+    e.events = EPOLLIN;
+    e.data.u64 = CSP__NP_EVFD_TAG;
+    if (ep < 0 || ev < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, ev, &e) != 0) {
+        int err = errno;
+        if (ev >= 0) close(ev);
+        if (ep >= 0) close(ep);
+        return -err;
+    }
     /* Do pipes take RWF_NOWAIT? An empty one must answer EAGAIN, a write
      * go through, a read then find it (older kernels: EOPNOTSUPP). */
     int pp[2];
@@ -5489,12 +5496,24 @@ CSP__FN void csp__np_init_once(void) {
         close(pp[1]);
         csp__np_pipe_nowait = ok;
     }
+    csp__np.evfd = ev;
+    csp__store(&csp__np.epfd, ep, CSP__RELEASE);   /* published last: csp__np_started */
+    return 0;
 }
-CSP__FN void csp__np_init(void) { pthread_once(&csp__np.once, csp__np_init_once); }
 CSP__FN bool csp__np_started(void) { return csp__load(&csp__np.epfd, CSP__ACQUIRE) >= 0; }
+CSP__FN int csp__np_init(void) {
+    if (CSP__LIKELY(csp__np_started())) return 0;
+    pthread_mutex_lock(&csp__np.initlock);
+    int rc = csp__np_started() ? 0 : csp__np_init_locked();
+    pthread_mutex_unlock(&csp__np.initlock);
+    return rc;
+}
 
+/* fd's descriptor, made at first use; NULL (errno set) if the poller cannot
+ * start (out of fds). */
 CSP__FN csp__pd *csp__pd_get(int fd) {
-    csp__np_init();
+    int rc = csp__np_init();
+    if (rc < 0) { errno = -rc; return NULL; }
     csp__lock(&csp__np.tablock);
     if (fd >= csp__np.tabcap) {
         int nc = csp__np.tabcap ? csp__np.tabcap : 256;
@@ -5778,6 +5797,7 @@ CSP__FN void csp__np_vsweep(int64_t now) {
 CSP__FN int csp__fd_waitn(int fd, int mask, csp_ctx *ctx) {
     csp_chan *done = csp_ctx_done(ctx);
     csp__pd *pd = csp__pd_get(fd);
+    if (!pd) return -errno;
     csp__g *self = csp__self();
 again:
     if (done && csp_ctx_err(ctx)) return csp__ctx_errno(ctx);
@@ -5926,6 +5946,7 @@ CSP__FN void csp__fd_learn(int fd) {
     struct stat st;
     if (fstat(fd, &st) != 0) return;
     csp__pd *pd = csp__pd_get(fd);
+    if (!pd) return;   /* no poller yet (out of fds): learnt later */
     int k = S_ISSOCK(st.st_mode) ? CSP__FDK_SOCK : S_ISFIFO(st.st_mode) && csp__np_pipe_nowait ? CSP__FDK_PIPE : CSP__FDK_OTHER;
     int one = 1;   /* TCP (4.18+): reads say what they left queued; other sockets refuse */
     bool inq = k == CSP__FDK_SOCK && setsockopt(fd, IPPROTO_TCP, TCP_INQ, &one, sizeof one) == 0;

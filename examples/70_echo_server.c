@@ -42,6 +42,13 @@ static void acceptor(void *arg) {
     int l = *(int *)arg;
     for (;;) {
         int c = csp_accept(l, NULL, NULL);
+        if (c == -EMFILE || c == -ENFILE || c == -ENOBUFS || c == -ENOMEM) {
+            /* Out of fds or memory for now: the client waits in the backlog;
+             * try again soon instead of giving up (as Go's http.Server does). */
+            fprintf(stderr, "server: accept: %s; retrying in 10 ms\n", strerror(-c));
+            csp_sleep(10 * CSP_MILLISECOND);
+            continue;
+        }
         if (c < 0) return;   /* the listener was closed: shutting down */
         csp_wg_add(&conns, 1);
         csp_go_copy(serve, &c, sizeof c);
@@ -102,7 +109,7 @@ int main(int argc, char **argv) {
     sa.sin_family = AF_INET;
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t sl = sizeof sa;
-    if (bind(l, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(l, 16) != 0) { perror("listen"); return 1; }
+    if (bind(l, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(l, SOMAXCONN) != 0) { perror("listen"); return 1; }
     getsockname(l, (struct sockaddr *)&sa, &sl);
     printf("echo server on 127.0.0.1:%d, idle timeout %lld ms\n", ntohs(sa.sin_port), (long long)(idle_ns / CSP_MILLISECOND));
     fflush(stdout);

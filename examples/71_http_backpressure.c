@@ -166,6 +166,12 @@ static void server(void *arg) {
     int l = *(int *)arg;
     for (;;) {
         int c = csp_accept(l, NULL, NULL);
+        if (c == -EMFILE || c == -ENFILE || c == -ENOBUFS || c == -ENOMEM) {
+            /* Out of fds or memory for now: retry soon, do not stop serving. */
+            fprintf(stderr, "server: accept: %s; retrying in 10 ms\n", strerror(-c));
+            csp_sleep(10 * CSP_MILLISECOND);
+            continue;
+        }
         if (c < 0) return;   /* the listener was closed */
         csp_go_copy(serve_conn, &c, sizeof c);
     }

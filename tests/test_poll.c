@@ -512,6 +512,66 @@ TEST(tcp_drained_reads_wait_for_later_data_and_see_the_end) {
     }
 }
 
+/* EMFILE on accept does not end the listener: csp_accept reports -EMFILE
+ * (errno EMFILE), the connection waits in the backlog, and once an fd is
+ * free the same listener accepts it. In a child: it lowers its fd limit. */
+CHILD(accept_emfile_then_recover) {
+    struct rlimit rl = { 64, 64 };
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) exit(9);
+    struct sockaddr_in sa;
+    int l = listen_tcp_loopback(&sa, 8);
+    int c = socket(AF_INET, SOCK_STREAM, 0);
+    if (l < 0 || c < 0 || csp_connect(c, (struct sockaddr *)&sa, sizeof sa) != 0) exit(8);
+    int fds[64], nf = 0;
+    for (;;) { int d = dup(0); if (d < 0) break; fds[nf++] = d; }   /* every fd taken */
+    int r = csp_accept(l, NULL, NULL);
+    printf("accept: %s errno %s\n", r == -EMFILE ? "-EMFILE" : "other", errno == EMFILE ? "EMFILE" : "other");
+    close(fds[--nf]);
+    r = csp_accept(l, NULL, NULL);
+    printf("then: %s\n", r >= 0 ? "accepted" : strerror(-r));
+    if (r >= 0 && csp_write(c, "e", 1) == 1) {
+        char ch = 0;
+        ssize_t got = csp_read(r, &ch, 1);
+        printf("read: %zd %c\n", got, ch);
+    }
+    fflush(stdout);
+    while (nf > 0) close(fds[--nf]);   /* LeakSanitizer's exit check needs fds */
+}
+TEST(accept_emfile_then_recover) {
+    csp_test_child r = RUN_CHILD(accept_emfile_then_recover, 20000);
+    EXPECT_CHILD_EXIT(r, 0);
+    EXPECT_CHILD_OUTPUT_HAS(r, "accept: -EMFILE errno EMFILE\nthen: accepted\nread: 1 e\n");
+    csp_test_child_free(&r);
+}
+
+/* Out of fds before the poller ever started (it needs two): the wait fails
+ * with -EMFILE instead of killing the process, and the poller starts at a
+ * later wait, once fds are free. In a child: it lowers its fd limit. */
+static void late_write(void *arg) { csp_sleep(20 * MS); if (write(*(int *)arg, "x", 1) != 1) {} }
+CHILD(poller_start_emfile_then_recover) {
+    struct rlimit rl = { 64, 64 };
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) exit(9);
+    static int p[2];
+    if (pipe(p) != 0) exit(8);
+    int fds[64], nf = 0;
+    for (;;) { int d = dup(0); if (d < 0) break; fds[nf++] = d; }   /* every fd taken */
+    char c = 0;
+    ssize_t r = csp_read(p[0], &c, 1);
+    printf("first: %s\n", r == -EMFILE ? "-EMFILE" : "other");
+    for (int i = 0; i < 8 && nf > 0; i++) close(fds[--nf]);
+    csp_go(late_write, &p[1]);
+    r = csp_read(p[0], &c, 1);
+    printf("then: %zd %c\n", r, c);
+    fflush(stdout);
+    while (nf > 0) close(fds[--nf]);   /* LeakSanitizer's exit check needs fds */
+}
+TEST(poller_start_emfile_then_recover) {
+    csp_test_child r = RUN_CHILD(poller_start_emfile_then_recover, 20000);
+    EXPECT_CHILD_EXIT(r, 0);
+    EXPECT_CHILD_OUTPUT_HAS(r, "first: -EMFILE\nthen: 1 x\n");
+    csp_test_child_free(&r);
+}
+
 /* ---- deadlock rules ------------------------------------------------------------------ */
 static void *late_writer(void *arg) { int fd = *(int *)arg; usleep(150000); if (write(fd, "w", 1) != 1) {} return NULL; }
 CHILD(io_wait_is_not_a_deadlock) {

@@ -275,18 +275,25 @@ typedef struct {
     char url[64];   /* http://127.0.0.1:PORT */
 } server;
 
-/* Starts $CSP_EXAMPLES_DIR/NAME --serve ARGS... and reads its port from its
- * first line ("... on 127.0.0.1:PORT ..."). */
-static bool server_start(server *s, const char *dir, const char *name, const char *args) {
-    char path[4096], words[256];
-    const char *argv[16];
+/* Starts $CSP_EXAMPLES_DIR/NAME --serve ARGS... (under `prlimit --nofile=N:N`
+ * if nofile > 0) and reads its port from its first line ("... on
+ * 127.0.0.1:PORT ..."). */
+#define PRLIMIT "/usr/bin/prlimit"
+static bool server_start_limited(server *s, const char *dir, const char *name, const char *args, int nofile) {
+    char path[4096], words[256], lim[32];
+    const char *argv[18];
     int n = 0;
     snprintf(path, sizeof path, "%s/%s", dir, name);
     snprintf(words, sizeof words, "%s", args);
+    if (nofile > 0) {
+        snprintf(lim, sizeof lim, "--nofile=%d:%d", nofile, nofile);
+        argv[n++] = PRLIMIT;
+        argv[n++] = lim;
+    }
     argv[n++] = path;
     argv[n++] = "--serve";
     char *save = NULL;
-    for (char *w = strtok_r(words, " ", &save); w && n < 15; w = strtok_r(NULL, " ", &save)) argv[n++] = w;
+    for (char *w = strtok_r(words, " ", &save); w && n < 17; w = strtok_r(NULL, " ", &save)) argv[n++] = w;
     argv[n] = NULL;
     memset(s, 0, sizeof *s);
     int rc = proc_start(&s->p, name, argv, 1);
@@ -302,6 +309,9 @@ static bool server_start(server *s, const char *dir, const char *name, const cha
     s->addr.sin_port = htons((uint16_t)s->port);
     snprintf(s->url, sizeof s->url, "http://127.0.0.1:%d", s->port);
     return true;
+}
+static bool server_start(server *s, const char *dir, const char *name, const char *args) {
+    return server_start_limited(s, dir, name, args, 0);
 }
 
 #define SKIP_MESSAGE                                                                      \
@@ -1087,4 +1097,53 @@ SERVER_TEST(echo_sigterm_graceful, "70_echo_server", "--idle 20000") {
     CHECK(proc_exited_with(&s->p, 0), "status 0x%x", s->p.status);
     CHECK(strstr(s->p.buf, "server: got SIGTERM, no longer accepting; waiting for open connections\n") &&
           strstr(s->p.buf, "server: all connections closed, bye\n"), "the shutdown lines are missing");
+}
+
+/* EMFILE does not stop the server: 70 runs with 24 fds, 30 clients connect
+ * at once. Its accept fails with EMFILE for the last ones (they wait in the
+ * backlog), it says so and keeps trying; once the first clients hang up,
+ * every one of the others is echoed. */
+TEST(echo_emfile_does_not_stop_the_server) {
+    static server srv;
+    const char *dir = getenv("CSP_EXAMPLES_DIR");
+    if (!dir || !*dir) SKIP(SKIP_MESSAGE);
+    if (access(PRLIMIT, X_OK) != 0) SKIP(PRLIMIT " is missing (util-linux)");
+    failed = 0;
+    if (server_start_limited(&srv, dir, "70_echo_server", "--idle 20000", 24)) {
+        enum { N = 30 };
+        int fds[N];
+        for (int i = 0; i < N; i++) {
+            fds[i] = echo_dial(&srv);
+            CHECK(fds[i] >= 0, "client %d: connect: %s", i, strerror(-fds[i]));
+        }
+        for (int i = 0; i < N; i++)   /* each sends a line; those accepted answer */
+            if (fds[i] >= 0) CHECK(send_all(fds[i], "hi\n", 3, NULL) == 0, "client %d: send", i);
+        CHECK(proc_wait_output(&srv.p, "Too many open files", 10000), "the server never reported EMFILE");
+        int served = 0;
+        for (int i = 0; i < N && served < 8; i++) {   /* hang up 8 that were served */
+            char b[3];
+            csp_ctx *t = csp_ctx_with_timeout(NULL, 200 * MS);
+            ssize_t r = fds[i] >= 0 ? recv_some(fds[i], b, 3, t) : -1;
+            csp_ctx_release(t);
+            if (r > 0) { csp_fd_close(fds[i]); fds[i] = -1; served++; }
+        }
+        CHECK(served == 8, "only %d clients were served at first", served);
+        for (int i = 0; i < N; i++) {   /* every other one gets its echo now */
+            if (fds[i] < 0) continue;
+            char b[3] = { 0 };
+            size_t got = 0;
+            csp_ctx *t = csp_ctx_with_timeout(NULL, 10000 * MS);
+            while (got < 3) {
+                ssize_t r = recv_some(fds[i], b + got, 3 - got, t);
+                if (r <= 0) break;
+                got += (size_t)r;
+            }
+            csp_ctx_release(t);
+            CHECK(got == 3 && memcmp(b, "hi\n", 3) == 0, "client %d: no echo after fds were freed", i);
+            csp_fd_close(fds[i]);
+        }
+    }
+    proc_end(&srv.p);
+    if (failed) proc_show(&srv.p);
+    proc_free(&srv.p);
 }
