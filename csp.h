@@ -738,7 +738,21 @@ void AnnotateIgnoreSyncEnd(const char *f, int l);
 #endif
 
 CSP__FN int csp__futex_wait(uint32_t *addr, uint32_t val, const struct timespec *rel) {
+#ifdef CSP__TSAN
+    /* TSan runs a signal handler when the signal's thread next enters one
+     * of its interceptors; a raw futex syscall is none, so a thread asleep
+     * here would hold a signal (csp_signal_notify's) forever. Under TSan a
+     * wait lasts 10 ms at most (every caller re-checks and waits again) and
+     * ends in an intercepted call that runs what is pending. */
+    struct timespec cap = { 0, 10 * 1000 * 1000 };
+    if (!rel || rel->tv_sec > 0 || rel->tv_nsec > cap.tv_nsec) rel = &cap;
+    int r = (int)syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, rel, NULL, 0);
+    struct timespec zero = { 0, 0 };
+    nanosleep(&zero, NULL);
+    return r;
+#else
     return (int)syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, rel, NULL, 0);
+#endif
 }
 CSP__FN int csp__futex_wake(uint32_t *addr, int n) {
     return (int)syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);

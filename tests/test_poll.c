@@ -339,8 +339,8 @@ TEST(reused_number_waited_on_is_rechecked) {
         close(p[0]);
         close(sv[1]);
         if (round == 0) {   /* csp_fd_wait: times out, never returns early */
+            int64_t t0 = csp_now();   /* before the deadline is set from the clock */
             csp_ctx *t = csp_ctx_with_timeout(NULL, 60 * MS);
-            int64_t t0 = csp_now();
             EXPECT_EQ(csp_fd_wait(sv[0], CSP_READABLE, t), -ETIMEDOUT);
             EXPECT_GE(csp_now() - t0, 60 * MS);
             csp_ctx_release(t);
@@ -418,8 +418,8 @@ TEST(fd_wait_ignores_an_edge_whose_data_is_gone) {
     if (write(sv[1], "e", 1) != 1) { EXPECT(0); }   /* an edge nobody waits for */
     char c;
     EXPECT_EQ(recv(sv[0], &c, 1, MSG_DONTWAIT), 1);   /* its data taken behind the poller's back */
+    int64_t t0 = csp_now();   /* before the deadline is set from the clock */
     t = csp_ctx_with_timeout(NULL, 100 * MS);
-    int64_t t0 = csp_now();
     EXPECT_EQ(csp_fd_wait(sv[0], CSP_READABLE, t), -ETIMEDOUT, "nothing to read: no wake-up");
     EXPECT_GE(csp_now() - t0, 100 * MS);
     csp_ctx_release(t);

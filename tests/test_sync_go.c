@@ -694,8 +694,8 @@ TEST(sema_try_acquire) {
  * same from a plain thread, and a cancel from a plain thread. */
 static csp_sema *ta_s;
 static int timed_acquire(int64_t n) {
+    int64_t t0 = csp_now();   /* before the deadline is set from the clock */
     csp_ctx *ctx = csp_ctx_with_timeout(NULL, 10 * MS);
-    int64_t t0 = csp_now();
     int rc = csp_sema_acquire(ta_s, n, ctx);
     if (rc == -ETIMEDOUT && csp_now() - t0 < 10 * MS) rc = -EINTR;   /* gave up early: wrong */
     csp_ctx_cancel(ctx);
