@@ -515,15 +515,22 @@ TEST(tcp_drained_reads_wait_for_later_data_and_see_the_end) {
 /* EMFILE on accept does not end the listener: csp_accept reports -EMFILE
  * (errno EMFILE), the connection waits in the backlog, and once an fd is
  * free the same listener accepts it. In a child: it lowers its fd limit. */
-CHILD(accept_emfile_then_recover) {
+/* A child with a limit of 64 fds takes every free one (dup of 0) into fds;
+ * *nf of them. Each must give them back before exiting: LeakSanitizer's
+ * exit check needs fds. */
+static void take_every_fd(int fds[64], int *nf) {
     struct rlimit rl = { 64, 64 };
     if (setrlimit(RLIMIT_NOFILE, &rl) != 0) exit(9);
+    *nf = 0;
+    for (;;) { int d = dup(0); if (d < 0) break; fds[(*nf)++] = d; }
+}
+CHILD(accept_emfile_then_recover) {
     struct sockaddr_in sa;
     int l = listen_tcp_loopback(&sa, 8);
     int c = socket(AF_INET, SOCK_STREAM, 0);
     if (l < 0 || c < 0 || csp_connect(c, (struct sockaddr *)&sa, sizeof sa) != 0) exit(8);
-    int fds[64], nf = 0;
-    for (;;) { int d = dup(0); if (d < 0) break; fds[nf++] = d; }   /* every fd taken */
+    int fds[64], nf;
+    take_every_fd(fds, &nf);
     int r = csp_accept(l, NULL, NULL);
     printf("accept: %s errno %s\n", r == -EMFILE ? "-EMFILE" : "other", errno == EMFILE ? "EMFILE" : "other");
     close(fds[--nf]);
@@ -549,12 +556,10 @@ TEST(accept_emfile_then_recover) {
  * later wait, once fds are free. In a child: it lowers its fd limit. */
 static void late_write(void *arg) { csp_sleep(20 * MS); if (write(*(int *)arg, "x", 1) != 1) {} }
 CHILD(poller_start_emfile_then_recover) {
-    struct rlimit rl = { 64, 64 };
-    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) exit(9);
     static int p[2];
     if (pipe(p) != 0) exit(8);
-    int fds[64], nf = 0;
-    for (;;) { int d = dup(0); if (d < 0) break; fds[nf++] = d; }   /* every fd taken */
+    int fds[64], nf;
+    take_every_fd(fds, &nf);
     char c = 0;
     ssize_t r = csp_read(p[0], &c, 1);
     printf("first: %s\n", r == -EMFILE ? "-EMFILE" : "other");

@@ -222,15 +222,19 @@ func (pb *benchPB) Next() bool {
 
 // benchParallel runs body in GOMAXPROCS goroutines sharing n iterations,
 // claimed grain at a time, and returns when all of them have returned.
-func benchParallel(n, grain int, body func(pb *benchPB)) {
+func benchParallel(n, grain int, body func(pb *benchPB)) { benchParallelP(n, grain, 1, body) }
+
+// benchParallelP is benchParallel with b.SetParallelism(p): p * GOMAXPROCS
+// goroutines share the n iterations. C: bench_parallel_p in sync.c.
+func benchParallelP(n, grain, p int, body func(pb *benchPB)) {
 	var next uint64
 	if grain < 1 {
 		grain = 1
 	}
-	procs := runtime.GOMAXPROCS(0)
+	procs := p * runtime.GOMAXPROCS(0)
 	var wg sync.WaitGroup
 	wg.Add(procs)
-	for p := 0; p < procs; p++ {
+	for i := 0; i < procs; i++ {
 		go func() {
 			defer wg.Done()
 			body(&benchPB{next: &next, total: uint64(n), grain: uint64(grain)})

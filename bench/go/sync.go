@@ -7,7 +7,6 @@ package main
 import (
 	"container/list"
 	"context"
-	"runtime"
 	"sync"
 	"sync/atomic"
 )
@@ -16,27 +15,8 @@ import (
 // atomic add per worker per run). Go's own BenchmarkMutexWork ends with
 // `_ = foo`, and Go 1.19 then drops the arithmetic and keeps an empty
 // 100-iteration loop; the sink keeps the work real here and in C
-// (local_work in sync.c).
+// (bench_local_work in bench/bench.h).
 var workSink int64
-
-// benchParallelP is benchParallel with b.SetParallelism(p): p * GOMAXPROCS
-// goroutines share the n iterations. C: bench_parallel_p in sync.c.
-func benchParallelP(n, grain, p int, body func(pb *benchPB)) {
-	var next uint64
-	if grain < 1 {
-		grain = 1
-	}
-	procs := p * runtime.GOMAXPROCS(0)
-	var wg sync.WaitGroup
-	wg.Add(procs)
-	for i := 0; i < procs; i++ {
-		go func() {
-			defer wg.Done()
-			body(&benchPB{next: &next, total: uint64(n), grain: uint64(grain)})
-		}()
-	}
-	wg.Wait()
-}
 
 // sync/mutex_uncontended follows BenchmarkMutexUncontended: RunParallel;
 // each worker has its own mutex padded with 128 bytes (no false sharing).
