@@ -810,6 +810,32 @@ CSP__FN void *csp__xmalloc(size_t n) {
     return p;
 }
 
+/* A zeroed block of n bytes that starts a cache line and is alone on every
+ * line it touches. Runtime objects are written by the threads that use
+ * them (a channel's lock and indices, a timer's state, a P's queues); from
+ * plain malloc they share lines with whatever it put next to them, often
+ * another thread's hot object: time/ticker ran at half speed in half its
+ * runs because its two goroutines' tickers shared lines. Go gets this from
+ * per-P allocation spans. One CSP_CALLOC of n rounded up to a line, plus a
+ * line to align in; the byte before the block holds its offset from the
+ * raw pointer (1..64). aligned_alloc costs 3x malloc in glibc 2.36 (no
+ * tcache), this costs one malloc. */
+#define CSP__LINE 64
+CSP__FN void *csp__line_alloc(size_t n) {
+    if (n > SIZE_MAX - 2 * CSP__LINE) return NULL;
+    size_t r = (n + CSP__LINE - 1) & ~(size_t)(CSP__LINE - 1);
+    char *raw = (char *)CSP_CALLOC(1, r + CSP__LINE);
+    if (!raw) return NULL;
+    char *p = (char *)(((uintptr_t)raw + CSP__LINE) & ~(uintptr_t)(CSP__LINE - 1));
+    p[-1] = (char)(unsigned char)(p - raw);
+    return p;
+}
+CSP__FN void csp__line_free(void *p) {
+    if (!p) return;
+    char *q = (char *)p;
+    CSP_FREE(q - (unsigned char)q[-1]);
+}
+
 static size_t csp__pagesize_v;
 CSP__FN size_t csp__pagesize(void) {
     size_t p = csp__load(&csp__pagesize_v, CSP__RELAXED);
@@ -2226,7 +2252,7 @@ CSP__FN csp__m *csp__m_new(void) {
     if (m) csp__sched.mfree = m->mfree;
     csp__unlock(&csp__sched.lock);
     if (m) memset(m, 0, sizeof *m);
-    else m = (csp__m *)CSP_CALLOC(1, sizeof *m);
+    else m = (csp__m *)csp__line_alloc(sizeof *m);
     if (!m) csp__fatal("out of memory");
     m->id = csp__fadd(&csp__sched.mid, 1, CSP__RELAXED);
     m->rand = 0x9E3779B97F4A7C15ull ^ ((uint64_t)(uintptr_t)m * 0xBF58476D1CE4E5B9ull) ^ (uint64_t)csp_now();
@@ -2940,6 +2966,23 @@ CSP__FN int64_t csp__next_timer_all(void) {
     }
     return w;
 }
+/* The earliest deadline over the Ps nobody runs: what an M without a P
+ * sleeps until. A running P's holder runs its own timers at its next
+ * schedules (Go: stopm has no timeout); counting them made an M without a
+ * P spin through stopm while a 1 ns ticker ran on a busy P, a third
+ * runnable thread on two cores. A P that goes idle after this scan is
+ * covered by its own M, which computes this after giving it up; a hog that
+ * never schedules is sysmon's (csp__retake, the late-timer net). */
+CSP__FN int64_t csp__next_timer_unowned(void) {
+    int64_t w = INT64_MAX;
+    int n = csp__load(&csp__sched.nallp, CSP__ACQUIRE);
+    for (int i = 0; i < n; i++) {
+        csp__p *p = csp__load(&csp__sched.allp[i], CSP__ACQUIRE);
+        int64_t t = csp__load(&p->timer0, CSP__ACQUIRE);
+        if (t < w && csp__load(&p->status, CSP__ACQUIRE) != CSP__P_RUNNING) w = t;
+    }
+    return w;
+}
 
 /* A timer was added at `when`: make sure some M will be awake for it (Go's
  * wakeNetPoller). The running P that added it would see it at its next
@@ -3113,11 +3156,11 @@ CSP__FN csp__g *csp__findrunnable(csp__m *m) {
             /* No P for us: if goroutines wait on fds and nobody polls, poll
              * (the Ps' holders take what we ready from the global queue). */
             int nw;
-            if (csp__np_waiters() && (nw = csp__np_try_block(m, csp__next_timer_all(), false)) >= 0) {
-                if (!csp__np_after_block(m, nw)) csp__stopm(m, csp__next_timer_all());
+            if (csp__np_waiters() && (nw = csp__np_try_block(m, csp__next_timer_unowned(), false)) >= 0) {
+                if (!csp__np_after_block(m, nw)) csp__stopm(m, csp__next_timer_unowned());
                 continue;
             }
-            csp__stopm(m, csp__next_timer_all());
+            csp__stopm(m, csp__next_timer_unowned());
         }
         csp__p *p = csp__load(&m->p, CSP__RELAXED);
         if (p->id >= csp__load(&csp__sched.maxprocs, CSP__RELAXED)) { csp__drop_p(m); continue; }
@@ -3185,7 +3228,7 @@ CSP__FN csp__g *csp__findrunnable(csp__m *m) {
             if (was_spinning) { m->spinning = true; csp__fadd(&csp__sched.nmspinning, 1, CSP__SEQCST); }
             continue;
         }
-        int64_t until = csp__next_timer_all();
+        int64_t until = csp__next_timer_unowned();
         if (CSP__UNLIKELY(csp__det.virt) && until != INT64_MAX) {
             /* Virtual time: nothing can run, so time jumps to the next
              * timer (after a look at the network, which may have work). */
@@ -3199,7 +3242,7 @@ CSP__FN csp__g *csp__findrunnable(csp__m *m) {
          * (until the nearest timer) instead of sleeping on its futex. */
         int nw;
         if (csp__np_waiters() && (nw = csp__np_try_block(m, until, true)) >= 0) {
-            if (!csp__np_after_block(m, nw)) csp__stopm(m, csp__next_timer_all());
+            if (!csp__np_after_block(m, nw)) csp__stopm(m, csp__next_timer_unowned());
             continue;
         }
         csp__stopm(m, until);
@@ -3778,7 +3821,7 @@ CSP__DEF int csp_num_goroutines(void) {
 }
 
 CSP__FN csp__p *csp__p_new(int id) {
-    csp__p *p = (csp__p *)CSP_CALLOC(1, sizeof *p);
+    csp__p *p = (csp__p *)csp__line_alloc(sizeof *p);
     if (!p) csp__fatal("out of memory");
     p->id = id;
     p->timer0 = INT64_MAX;
@@ -3945,7 +3988,9 @@ struct csp_chan {
     size_t sendx, recvx;
     char *buf;
     csp__waitq recvq, sendq;
+    csp__tmr *timer;         /* the owned timer or ticker that sends on it, or NULL (lock) */
 };
+CSP__FN void csp__timer_follow(csp__tmr *t);
 
 CSP__FN void csp__wq_push(csp__waitq *q, csp__sudog *s) {
     s->next = NULL;
@@ -3983,12 +4028,11 @@ CSP__DEF csp_chan *csp_chan_make(size_t elem_size, size_t cap) {
     if (elem_size && cap > SIZE_MAX / elem_size) return NULL;
     size_t bytes = elem_size * cap;
     if (bytes > SIZE_MAX - sizeof(csp_chan) - 64) return NULL;
-    csp_chan *c = (csp_chan *)CSP_CALLOC(1, sizeof *c);
+    /* One block: the channel, then its buffer (sizeof *c keeps elements
+     * 16-byte aligned), on lines of their own. */
+    csp_chan *c = (csp_chan *)csp__line_alloc(sizeof *c + bytes);
     if (!c) return NULL;
-    if (bytes) {
-        c->buf = (char *)CSP_CALLOC(1, bytes);
-        if (!c->buf) { CSP_FREE(c); return NULL; }
-    }
+    if (bytes) c->buf = (char *)(c + 1);
     c->elemsize = elem_size;
     c->cap = cap;
     c->refs = 1;
@@ -4008,8 +4052,7 @@ CSP__DEF void csp_chan_release(csp_chan *c) {
          * and touches nothing after its unlock. Wait that out. */
         csp__lock(&c->lock);
         csp__unlock(&c->lock);
-        CSP_FREE(c->buf);
-        CSP_FREE(c);
+        csp__line_free(c);
     }
 }
 CSP__DEF size_t csp_len(const csp_chan *c) { return c ? csp__load(&c->qcount, CSP__RELAXED) : 0; }
@@ -4149,6 +4192,7 @@ CSP__FN bool csp__chan_recv(csp_chan *c, void *ep, bool block, bool *okp) {
     memset(&me, 0, sizeof me);
     me.g = self; me.elem = ep; me.c = c; me.caseidx = -1;
     csp__wq_push(&c->recvq, &me);
+    if (CSP__UNLIKELY(c->timer != NULL)) csp__timer_follow(c->timer);
     csp__park(csp__unlock_chan, c, "chan receive", &c->lock);
     bool ok = me.success;   /* false: closed (close zero-filled *ep) */
     csp__leave();
@@ -4394,6 +4438,7 @@ CSP__FN int csp__select_impl(csp_case *cases, int n, int64_t timeout_ns, int *po
         sg->caseidx = i;
         sg->isselect = true;
         csp__wq_push(cases[i].op == CSP_OP_RECV ? &cases[i].chan->recvq : &cases[i].chan->sendq, sg);
+        if (CSP__UNLIKELY(cases[i].chan->timer != NULL) && cases[i].op == CSP_OP_RECV) csp__timer_follow(cases[i].chan->timer);
     }
     for (int q = 0; q < nl; q++) csp__hb_release(&lockorder[q]->lock);
     csp__tmr t;
@@ -4841,6 +4886,42 @@ struct csp_timer {
 };
 struct csp_ticker { csp_timer tm; };
 
+/* A goroutine is about to park on the channel of owned timer t (the
+ * channel's lock held, so t is alive: its release unbinds it under that
+ * lock first). If t waits in another P's heap, bring it to ours, so that
+ * its fire readies the goroutine on the P where it parked (Go 1.23 puts a
+ * channel timer in the heap of whoever blocks on it). Without this, a
+ * goroutine that met its ticker's creation on a P it was only visiting was
+ * pulled back there at every tick, and two such goroutines shared one P
+ * while the other idled (time/ticker: half the runs at half speed).
+ * The move holds `running`, as a fire does: a stop or reset that finds t in
+ * no heap waits for it and looks again (csp__timer_quiesce). It is taken
+ * under the old heap's lock only while nobody fires t, so no fire is
+ * skipped for it; a fire in progress leaves t where it is. */
+CSP__FN void csp__timer_follow(csp__tmr *t) {
+    csp__m *m = csp__getm();
+    csp__p *mp = m ? csp__load(&m->p, CSP__RELAXED) : NULL;
+    csp__p *p = csp__load(&t->p, CSP__ACQUIRE);
+    if (!mp || !p || p == mp || CSP__UNLIKELY(csp__det.on)) return;
+    csp__lock(&p->tlock);
+    bool take = csp__load(&t->p, CSP__RELAXED) == p && t->idx >= 0 && !csp__load(&t->running, CSP__RELAXED);
+    if (take) {
+        csp__store(&t->running, 1u, CSP__RELAXED);   /* tlock orders it before any fire's claim */
+        csp__theap_remove_locked(p, t);
+    }
+    csp__unlock(&p->tlock);
+    if (!take) return;
+    int64_t when = t->when;
+    csp__timer_add(mp, t);
+    csp__store(&t->running, 0u, CSP__RELEASE);
+    csp__timer_added(m, mp, when);
+}
+/* Unbind a timer's channel before the timer is freed (see csp__timer_follow). */
+CSP__FN void csp__timer_unbind(csp_chan *c) {
+    csp__lock(&c->lock);
+    c->timer = NULL;
+    csp__unlock(&c->lock);
+}
 CSP__FN void csp__timer_start(csp__tmr *t) {
     csp__rt_start();
     csp__m *m = csp__getm();
@@ -4860,17 +4941,17 @@ CSP__FN void csp__timer_fire(csp__tmr *t, int64_t now) {
     csp_try_send(tm->c, &at);
     if (tm->kind == CSP__TM_AFTER) {   /* nobody owns it: clean up */
         csp_chan_release(tm->c);
-        CSP_FREE(tm);
+        csp__line_free(tm);
     }
 }
 CSP__FN int64_t csp__when(int64_t ns) { return ns <= 0 ? csp_now() : csp__deadline(ns); }
 
 CSP__FN csp_timer *csp__timer_make(int64_t ns, int kind, int64_t period) {
-    csp_timer *tm = (csp_timer *)CSP_CALLOC(1, sizeof *tm);
+    csp_timer *tm = (csp_timer *)csp__line_alloc(sizeof(csp_ticker) > sizeof *tm ? sizeof(csp_ticker) : sizeof *tm);
     if (!tm) return NULL;
     if (kind != CSP__TM_FUNC) {
         tm->c = csp_chan_make(sizeof(int64_t), 1);
-        if (!tm->c) { CSP_FREE(tm); return NULL; }
+        if (!tm->c) { csp__line_free(tm); return NULL; }
     }
     tm->kind = kind;
     tm->t.when = csp__when(ns);
@@ -4883,7 +4964,9 @@ CSP__FN csp_timer *csp__timer_make(int64_t ns, int kind, int64_t period) {
 }
 CSP__DEF csp_timer *csp_timer_new(int64_t ns) {
     csp_timer *tm = csp__timer_make(ns, CSP__TM_CHAN, 0);
-    if (tm) csp__timer_start(&tm->t);
+    if (!tm) return NULL;
+    tm->c->timer = &tm->t;   /* nobody else has c yet */
+    csp__timer_start(&tm->t);
     return tm;
 }
 CSP__DEF csp_timer *csp_after_func(int64_t ns, csp_fn fn, void *arg) {
@@ -4895,7 +4978,7 @@ CSP__DEF csp_timer *csp_after_func(int64_t ns, csp_fn fn, void *arg) {
          * timer is then a fired one: stop returns false, reset re-arms it.
          * (Deterministic mode keeps the heap: ties among due timers are
          * its choice to make.) */
-        csp_timer *tm = (csp_timer *)CSP_CALLOC(1, sizeof *tm);
+        csp_timer *tm = (csp_timer *)csp__line_alloc(sizeof *tm);
         if (!tm) return NULL;
         tm->kind = CSP__TM_FUNC;
         tm->fn = fn;
@@ -4904,7 +4987,7 @@ CSP__DEF csp_timer *csp_after_func(int64_t ns, csp_fn fn, void *arg) {
         tm->t.arg = tm;
         tm->t.idx = -1;
         tm->t.waited = 1;
-        if (csp_go(fn, arg) != 0) { CSP_FREE(tm); return NULL; }
+        if (csp_go(fn, arg) != 0) { csp__line_free(tm); return NULL; }
         return tm;
     }
     csp_timer *tm = csp__timer_make(ns, CSP__TM_FUNC, 0);
@@ -4925,9 +5008,11 @@ CSP__DEF csp_chan *csp_timer_chan(csp_timer *t) { return t->c; }
 /* Take t out of its heap, and make sure its callback is not running. */
 CSP__FN bool csp__timer_quiesce(csp__tmr *t) {
     bool was = csp__timer_del(t);
-    /* Always wait: a ticker is back in its heap while its callback runs. */
+    /* Always wait, then look again: a ticker is back in its heap while its
+     * callback runs, and a timer moving to a receiver's heap
+     * (csp__timer_follow) is in none while `running` is held. */
     csp__timer_wait_idle(t);
-    if (!was && t->period > 0) was = csp__timer_del(t);
+    if (!was) was = csp__timer_del(t);
     return was;
 }
 CSP__DEF bool csp_timer_stop(csp_timer *t) { return csp__timer_quiesce(&t->t); }
@@ -4965,19 +5050,17 @@ CSP__DEF bool csp_timer_reset(csp_timer *t, int64_t ns) {
 }
 CSP__DEF void csp_timer_release(csp_timer *t) {
     if (!t) return;
+    if (t->c) csp__timer_unbind(t->c);
     csp__timer_quiesce(&t->t);
     csp_chan_release(t->c);
-    CSP_FREE(t);
+    csp__line_free(t);
 }
 CSP__DEF csp_ticker *csp_ticker_new(int64_t period_ns) {
     if (period_ns <= 0) csp_panic("non-positive interval for NewTicker");
-    csp_ticker *tk = (csp_ticker *)CSP_CALLOC(1, sizeof *tk);
-    if (!tk) return NULL;
     csp_timer *tm = csp__timer_make(period_ns, CSP__TM_CHAN, period_ns);
-    if (!tm) { CSP_FREE(tk); return NULL; }
-    tk->tm = *tm;   /* move into place, then fix the self pointer */
-    CSP_FREE(tm);
-    tk->tm.t.arg = &tk->tm;
+    if (!tm) return NULL;
+    csp_ticker *tk = (csp_ticker *)(void *)tm;   /* its only member, first: the same block */
+    tk->tm.c->timer = &tk->tm.t;   /* nobody else has c yet */
     csp__timer_start(&tk->tm.t);
     return tk;
 }
@@ -4993,9 +5076,10 @@ CSP__DEF void csp_ticker_reset(csp_ticker *t, int64_t period_ns) {
 CSP__DEF void csp_ticker_stop(csp_ticker *t) { csp__timer_quiesce(&t->tm.t); }
 CSP__DEF void csp_ticker_release(csp_ticker *t) {
     if (!t) return;
+    csp__timer_unbind(t->tm.c);
     csp__timer_quiesce(&t->tm.t);
     csp_chan_release(t->tm.c);
-    CSP_FREE(t);
+    csp__line_free(t);
 }
 
 /* >>context ======================================================================
@@ -5098,7 +5182,7 @@ CSP__FN void csp__ctx_deadline_fire(csp__tmr *t, int64_t now) {
 
 CSP__FN csp_ctx *csp__ctx_new_cancel(csp_ctx *parent, bool has_deadline, int64_t deadline) {
     parent = csp__ctxnz(parent);
-    csp_ctx *c = (csp_ctx *)CSP_CALLOC(1, sizeof *c);
+    csp_ctx *c = (csp_ctx *)csp__line_alloc(sizeof *c);
     if (!c) return NULL;
     c->kind = CSP__CTX_CANCEL;
     c->refs = 1;
@@ -5113,10 +5197,15 @@ CSP__FN csp_ctx *csp__ctx_new_cancel(csp_ctx *parent, bool has_deadline, int64_t
      * canceled if it already is. */
     csp_ctx *cp = csp__ctx_cancelable(parent);
     if (cp) {
-        csp__lock(&cp->lock);
-        if (cp->err) {
-            int err = cp->err;
-            csp__unlock(&cp->lock);
+        /* err is set once, under cp's lock, and never changes: seen set
+         * (acquire), it is final, and cp's lock is not needed. */
+        int err = csp__load(&cp->err, CSP__ACQUIRE);
+        if (!err) {
+            csp__lock(&cp->lock);
+            err = cp->err;
+            if (err) csp__unlock(&cp->lock);
+        }
+        if (err) {
             /* Born canceled. Nobody else can see c yet: no lock, no
              * children, no timer (a deadline is armed only after this). */
             csp__store(&c->err, err, CSP__RELEASE);
@@ -5157,7 +5246,7 @@ CSP__DEF csp_ctx *csp_ctx_with_timeout(csp_ctx *parent, int64_t timeout_ns) {
     return csp_ctx_with_deadline(parent, csp__deadline(timeout_ns));
 }
 CSP__DEF csp_ctx *csp_ctx_with_value(csp_ctx *parent, const void *key, void *value) {
-    csp_ctx *c = (csp_ctx *)CSP_CALLOC(1, sizeof *c);
+    csp_ctx *c = (csp_ctx *)csp__line_alloc(sizeof *c);
     if (!c) return NULL;
     c->kind = CSP__CTX_VALUE;
     c->refs = 1;
@@ -5216,7 +5305,7 @@ CSP__DEF void csp_ctx_release(csp_ctx *ctx) {
             csp_chan *d = csp__load(&ctx->done, CSP__ACQUIRE);
             if (d && d != csp__load(&csp__ctx_closed, CSP__ACQUIRE)) csp_chan_release(d);
         }
-        CSP_FREE(ctx);
+        csp__line_free(ctx);
         ctx = parent;   /* drop our reference to the parent (iteratively) */
     }
 }
@@ -5234,7 +5323,7 @@ struct csp_sema {
     csp__semaw *head, *tail;
 };
 CSP__DEF csp_sema *csp_sema_new(int64_t capacity) {
-    csp_sema *s = (csp_sema *)CSP_CALLOC(1, sizeof *s);
+    csp_sema *s = (csp_sema *)csp__line_alloc(sizeof *s);
     if (s) s->size = capacity;
     return s;
 }
@@ -5307,7 +5396,7 @@ CSP__DEF void csp_sema_release(csp_sema *s, int64_t n) {
     csp__sema_notify(s);
     csp__unlock(&s->lock);
 }
-CSP__DEF void csp_sema_free(csp_sema *s) { CSP_FREE(s); }
+CSP__DEF void csp_sema_free(csp_sema *s) { csp__line_free(s); }
 
 /* >>errgroup (golang.org/x/sync/errgroup) ============================================ */
 struct csp_errgroup {
@@ -5319,10 +5408,10 @@ struct csp_errgroup {
     int32_t active;          /* atomic: goroutines running */
 };
 CSP__DEF csp_errgroup *csp_errgroup_new(csp_ctx *parent) {
-    csp_errgroup *g = (csp_errgroup *)CSP_CALLOC(1, sizeof *g);
+    csp_errgroup *g = (csp_errgroup *)csp__line_alloc(sizeof *g);
     if (!g) return NULL;
     g->ctx = csp_ctx_with_cancel(parent);
-    if (!g->ctx) { CSP_FREE(g); return NULL; }
+    if (!g->ctx) { csp__line_free(g); return NULL; }
     return g;
 }
 CSP__DEF csp_ctx *csp_errgroup_ctx(csp_errgroup *g) { return g->ctx; }
@@ -5375,7 +5464,7 @@ CSP__DEF void csp_errgroup_free(csp_errgroup *g) {
     csp_ctx_cancel(g->ctx);
     csp_ctx_release(g->ctx);
     csp_chan_release(g->sem);
-    CSP_FREE(g);
+    csp__line_free(g);
 }
 
 
@@ -5543,7 +5632,7 @@ CSP__FN csp__pd *csp__pd_get(int fd) {
     }
     csp__pd *pd = csp__np.tab[fd];
     if (!pd) {
-        pd = (csp__pd *)CSP_CALLOC(1, sizeof *pd);
+        pd = (csp__pd *)csp__line_alloc(sizeof *pd);
         if (!pd) csp__fatal("out of memory");
         pd->fd = fd;
         csp__store(&csp__np.tab[fd], pd, CSP__RELEASE);

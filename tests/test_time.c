@@ -261,6 +261,127 @@ static void *thread_timer(void *arg) {
     csp_timer_release(t);
     return (void *)(intptr_t)ok;
 }
+/* A goroutine that parks on an owned timer's channel brings the timer to
+ * its own P's heap (so the fire readies it where it waits). Owners stop
+ * and reset while their receivers park, usually on the other P: a pending
+ * timer's stop still says true and leaves nothing pending (a second stop
+ * says false), each short reset delivers exactly one value, and a stopped
+ * ticker never ticks again. Receivers alternate csp_recv and csp_select,
+ * the two places that move a timer. */
+typedef struct follow_pair {
+    csp_timer *t;      /* one-shot pairs */
+    csp_ticker *tk;    /* ticker pairs */
+    csp_chan *ready;   /* receiver -> owner: about to park (one-shot; capacity 1) */
+    csp_chan *ack;     /* receiver -> owner: got the value (one-shot) */
+    csp_chan *quit;    /* owner -> receiver (ticker) */
+    csp_waitgroup *wg;
+    int rounds;
+    long got;          /* written by the receiver, read after wg */
+} follow_pair;
+static void follow_timer_recv(void *arg) {
+    follow_pair *fp = (follow_pair *)arg;
+    csp_chan *c = csp_timer_chan(fp->t);
+    for (int r = 0; r < fp->rounds; r++) {
+        int64_t at = 0;
+        csp_send(fp->ready, NULL);
+        if (r & 1) {
+            if (csp_recv(c, &at)) fp->got++;
+        } else {
+            csp_case k[1] = { CSP_RECV(c, &at) };
+            if (csp_select(k, 1, CSP_FOREVER) == 0) fp->got++;
+        }
+        csp_send(fp->ack, NULL);
+    }
+    csp_wg_done(fp->wg);
+}
+static void follow_timer_owner(void *arg) {
+    follow_pair *fp = (follow_pair *)arg;
+    for (int r = 0; r < fp->rounds; r++) {
+        /* The receiver is parking now, maybe on the other P: race it
+         * (polling, so that this goroutine is not parked and handed over
+         * to the receiver's P, which would put the two in turn). */
+        while (!csp_try_recv(fp->ready, NULL, NULL)) csp_yield();
+        EXPECT(csp_timer_stop(fp->t), "round %d: a pending timer's stop says true", r);
+        EXPECT(!csp_timer_stop(fp->t), "round %d: nothing pending after a stop", r);
+        EXPECT(!csp_timer_reset(fp->t, 1000), "round %d: reset of a stopped timer says false", r);
+        csp_recv(fp->ack, NULL);
+        EXPECT(!csp_timer_reset(fp->t, (3600 * CSP_SECOND)), "round %d: reset after the fire says false", r);
+    }
+    EXPECT(csp_timer_stop(fp->t), "the last reset is pending");
+    EXPECT(!csp_try_recv(csp_timer_chan(fp->t), NULL, NULL), "no value beyond one per short reset");
+    csp_wg_done(fp->wg);
+}
+static void follow_ticker_recv(void *arg) {
+    follow_pair *fp = (follow_pair *)arg;
+    csp_chan *c = csp_ticker_chan(fp->tk);
+    for (long i = 0;; i++) {
+        int64_t at = 0;
+        csp_case k[2] = { CSP_RECV(c, &at), CSP_RECV(fp->quit, NULL) };
+        if (i & 1) {
+            if (csp_select(k, 2, CSP_FOREVER) == 1) break;
+            fp->got++;
+        } else if (csp_select(k + 1, 1, 0) == 0) {
+            break;
+        } else if (csp_recv(c, &at)) {   /* the owner's last reset keeps it ticking until quit */
+            fp->got++;
+        }
+    }
+    csp_wg_done(fp->wg);
+}
+static void follow_ticker_owner(void *arg) {
+    follow_pair *fp = (follow_pair *)arg;
+    for (int r = 0; r < fp->rounds; r++) {
+        csp_sleep(50 * CSP_MICROSECOND);
+        if (r % 7 == 3) csp_ticker_stop(fp->tk);
+        csp_ticker_reset(fp->tk, (20 + r % 50) * CSP_MICROSECOND);
+    }
+    csp_sleep(MS);
+    csp_close(fp->quit);
+    csp_wg_done(fp->wg);
+}
+TEST(timers_follow_their_receivers_through_stop_and_reset) {
+    enum { PAIRS = 6 };
+    int rounds = T_COUNT(1500, 200);
+    follow_pair fp[2 * PAIRS];
+    csp_waitgroup wg = { 0 };
+    memset(fp, 0, sizeof fp);
+    for (int i = 0; i < 2 * PAIRS; i++) {
+        fp[i].wg = &wg;
+        fp[i].rounds = rounds;
+        if (i < PAIRS) {
+            REQUIRE((fp[i].t = csp_timer_new((3600 * CSP_SECOND))) != NULL);
+            REQUIRE((fp[i].ready = csp_chan_make(0, 1)) != NULL);
+            REQUIRE((fp[i].ack = csp_chan_make(0, 0)) != NULL);
+        } else {
+            REQUIRE((fp[i].tk = csp_ticker_new(30 * CSP_MICROSECOND)) != NULL);
+            REQUIRE((fp[i].quit = csp_chan_make(0, 0)) != NULL);
+        }
+    }
+    csp_wg_add(&wg, 4 * PAIRS);
+    for (int i = 0; i < 2 * PAIRS; i++) {
+        REQUIRE_EQ(csp_go(i < PAIRS ? follow_timer_recv : follow_ticker_recv, &fp[i]), 0);
+        REQUIRE_EQ(csp_go(i < PAIRS ? follow_timer_owner : follow_ticker_owner, &fp[i]), 0);
+    }
+    csp_wg_wait(&wg);
+    for (int i = 0; i < 2 * PAIRS; i++) {
+        if (i < PAIRS) {
+            EXPECT_EQ(fp[i].got, (long)rounds, "pair %d: one value per short reset", i);
+            csp_timer_release(fp[i].t);
+            csp_chan_release(fp[i].ready);
+            csp_chan_release(fp[i].ack);
+        } else {
+            EXPECT_GT(fp[i].got, 0L, "pair %d ticked", i);
+            csp_ticker_stop(fp[i].tk);
+            csp_try_recv(csp_ticker_chan(fp[i].tk), NULL, NULL);   /* at most one left from before the stop */
+        }
+    }
+    csp_sleep(5 * MS);   /* proving that stopped tickers do NOT tick */
+    for (int i = PAIRS; i < 2 * PAIRS; i++) {
+        EXPECT(!csp_try_recv(csp_ticker_chan(fp[i].tk), NULL, NULL), "pair %d: a stopped ticker ticked", i);
+        csp_ticker_release(fp[i].tk);
+        csp_chan_release(fp[i].quit);
+    }
+}
 TEST(timers_from_a_plain_thread) {
     pthread_t th;
     REQUIRE_EQ(pthread_create(&th, NULL, thread_timer, NULL), 0);
