@@ -56,7 +56,8 @@ struct P {
     }
 };
 
-/* The global run queue (csp__sched.runqhead/runqtail under sched.lock). */
+/* The global run queue under sched.lock (csp.h keeps it as a ring of
+ * pointers, this model as a list: both FIFO under the one lock). */
 struct GlobalQ {
     csp_lock_t lock;
     rl::var<G *> qhead, qtail;
