@@ -5112,7 +5112,11 @@ struct csp_ctx {
     int kind;
     int32_t refs;            /* atomic */
     csp_ctx *parent;         /* NULL for background */
-    csp__lock_t lock;        /* cancelable: err, children */
+    /* cancelable: err, children. A spin lock: its sections are a few
+     * stores (a cancel's walk aside), and its release a plain store, where
+     * the futex lock's xchg was one more locked instruction on a line that
+     * children of one parent fight over (ctx/common_parent_cancel). */
+    csp__spin_t lock;
     int err;                 /* atomic reads */
     csp_chan *done;          /* atomic: NULL until the first csp_ctx_done or the cancel */
     csp_ctx *cancel_parent;  /* nearest cancelable ancestor we are listed in */
@@ -5152,8 +5156,8 @@ CSP__FN csp_chan *csp__ctx_closedchan(void) {
 }
 
 CSP__FN void csp__ctx_cancel(csp_ctx *c, int err, bool detach) {
-    csp__lock(&c->lock);
-    if (c->err) { csp__unlock(&c->lock); return; }
+    csp__spin_lock(&c->lock);
+    if (c->err) { csp__spin_unlock(&c->lock); return; }
     csp__store(&c->err, err, CSP__RELEASE);
     csp_chan *d = csp__load(&c->done, CSP__RELAXED);   /* written only under the lock */
     if (d) csp_close(d);
@@ -5168,17 +5172,17 @@ CSP__FN void csp__ctx_cancel(csp_ctx *c, int err, bool detach) {
     }
     c->children = NULL;
     bool armed = c->timer_armed;
-    csp__unlock(&c->lock);
+    csp__spin_unlock(&c->lock);
     if (detach && c->cancel_parent) {
         csp_ctx *pp = c->cancel_parent;
-        csp__lock(&pp->lock);
+        csp__spin_lock(&pp->lock);
         if (c->listed) {
             if (c->prev_sib) c->prev_sib->next_sib = c->next_sib; else pp->children = c->next_sib;
             if (c->next_sib) c->next_sib->prev_sib = c->prev_sib;
             c->listed = false;
             c->next_sib = c->prev_sib = NULL;
         }
-        csp__unlock(&pp->lock);
+        csp__spin_unlock(&pp->lock);
     }
     /* The deadline timer has nothing left to do. Not waited for here: we
      * may be that very timer's callback (csp_ctx_release waits). */
@@ -5211,9 +5215,9 @@ CSP__FN csp_ctx *csp__ctx_new_cancel(csp_ctx *parent, bool has_deadline, int64_t
          * (acquire), it is final, and cp's lock is not needed. */
         int err = csp__load(&cp->err, CSP__ACQUIRE);
         if (!err) {
-            csp__lock(&cp->lock);
+            csp__spin_lock(&cp->lock);
             err = cp->err;
-            if (err) csp__unlock(&cp->lock);
+            if (err) csp__spin_unlock(&cp->lock);
         }
         if (err) {
             /* Born canceled. Nobody else can see c yet: no lock, no
@@ -5227,7 +5231,7 @@ CSP__FN csp_ctx *csp__ctx_new_cancel(csp_ctx *parent, bool has_deadline, int64_t
         if (cp->children) cp->children->prev_sib = c;
         cp->children = c;
         c->listed = true;
-        csp__unlock(&cp->lock);
+        csp__spin_unlock(&cp->lock);
     }
     return c;
 }
@@ -5241,14 +5245,14 @@ CSP__DEF csp_ctx *csp_ctx_with_deadline(csp_ctx *parent, int64_t deadline) {
     csp_ctx *c = csp__ctx_new_cancel(parent, true, deadline);
     if (!c) return NULL;
     if (deadline <= csp_now()) { csp__ctx_cancel(c, CSP_DEADLINE_EXCEEDED, true); return c; }
-    csp__lock(&c->lock);
+    csp__spin_lock(&c->lock);
     if (!c->err && deadline != INT64_MAX) {
         c->timer.when = deadline;
         c->timer_armed = true;
-        csp__unlock(&c->lock);
+        csp__spin_unlock(&c->lock);
         csp__timer_start(&c->timer);
     } else {
-        csp__unlock(&c->lock);
+        csp__spin_unlock(&c->lock);
     }
     return c;
 }
@@ -5273,14 +5277,14 @@ CSP__DEF csp_chan *csp_ctx_done(csp_ctx *ctx) {
     if (!c) return NULL;
     csp_chan *d = csp__load(&c->done, CSP__ACQUIRE);
     if (CSP__LIKELY(d != NULL)) return d;
-    csp__lock(&c->lock);
+    csp__spin_lock(&c->lock);
     d = csp__load(&c->done, CSP__RELAXED);
     if (!d) {   /* not canceled (a cancel stores the shared closed one) */
         d = csp_chan_make(0, 0);
         if (!d) csp__fatal("out of memory");
         csp__store(&c->done, d, CSP__RELEASE);
     }
-    csp__unlock(&c->lock);
+    csp__spin_unlock(&c->lock);
     return d;
 }
 CSP__DEF int csp_ctx_err(csp_ctx *ctx) {

@@ -11,7 +11,7 @@
 
 #define MS CSP_MILLISECOND
 static bool is_done(csp_ctx *c) { return csp_try_recv(csp_ctx_done(c), NULL, NULL); }
-static int nchildren(csp_ctx *c) { int n = 0; csp__lock(&c->lock); for (csp_ctx *x = c->children; x; x = x->next_sib) n++; csp__unlock(&c->lock); return n; }
+static int nchildren(csp_ctx *c) { int n = 0; csp__spin_lock(&c->lock); for (csp_ctx *x = c->children; x; x = x->next_sib) n++; csp__spin_unlock(&c->lock); return n; }
 
 TEST(background) {
     csp_ctx *bg = csp_ctx_background();
