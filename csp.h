@@ -57,6 +57,11 @@
  *   CSP_API              decoration of every public function (default extern).
  *   CSP_MALLOC(n), CSP_FREE(p), CSP_CALLOC(n, s)
  *                        allocator hooks (default malloc/free/calloc).
+ *                        Channels (with their buffer), timers, tickers,
+ *                        contexts, semaphores and errgroups are one
+ *                        CSP_CALLOC each, 64 bytes over their size rounded
+ *                        up to 64: each gets cache lines of its own, so two
+ *                        threads' objects never share one.
  *   CSP_DEFAULT_STACK_SIZE
  *                        bytes reserved for a goroutine stack (default 256 KiB,
  *                        at least 64 KiB). Only touched pages cost memory.
