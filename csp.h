@@ -5667,12 +5667,18 @@ CSP__FN csp__pd *csp__pd_peek(int fd) {   /* lock-free: for the poller */
 
 /* (Re)register fd under pd->lock: 0, or -errno (-EPERM: a regular file);
  * with `trust`, 1 and no syscall if pd is registered already. */
-CSP__FN int csp__pd_register(int fd, csp__pd *pd, bool trust) {
-    if (trust && pd->registered && !csp__det.on) return 1;   /* deterministic mode: always checked */
+/* The one registration every fd gets: both directions, edge-triggered,
+ * tagged with the fd and a generation (stale events are recognised). */
+CSP__FN struct epoll_event csp__pd_event(int fd, uint32_t seq) {
     struct epoll_event ev;
     memset(&ev, 0, sizeof ev);
     ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-    ev.data.u64 = (uint64_t)(uint32_t)fd | (uint64_t)(pd->seq + 1) << 32;
+    ev.data.u64 = (uint64_t)(uint32_t)fd | (uint64_t)seq << 32;
+    return ev;
+}
+CSP__FN int csp__pd_register(int fd, csp__pd *pd, bool trust) {
+    if (trust && pd->registered && !csp__det.on) return 1;   /* deterministic mode: always checked */
+    struct epoll_event ev = csp__pd_event(fd, pd->seq + 1);
     if (epoll_ctl(csp__np.epfd, EPOLL_CTL_ADD, fd, &ev) == 0) {
         /* A new registration (first use, or a new file under this number). */
         if (pd->registered) csp__store(&pd->kind, (uint8_t)CSP__FDK_UNKNOWN, CSP__RELAXED);
@@ -5685,7 +5691,6 @@ CSP__FN int csp__pd_register(int fd, csp__pd *pd, bool trust) {
     }
     if (errno == EEXIST && pd->registered) return 0;
     if (errno == EEXIST) {   /* registered by an older generation we forgot */
-        ev.data.u64 = (uint64_t)(uint32_t)fd | (uint64_t)(pd->seq + 1) << 32;
         if (epoll_ctl(csp__np.epfd, EPOLL_CTL_MOD, fd, &ev) == 0) { pd->seq++; pd->registered = true; return 0; }
     }
     int e = errno;
@@ -5881,10 +5886,7 @@ CSP__FN void csp__np_vsweep(int64_t now) {
         csp__lock(&pd->lock);
         bool lost = false;
         if (pd->registered && !pd->closing && (pd->w[0] || pd->w[1])) {
-            struct epoll_event ev;
-            memset(&ev, 0, sizeof ev);
-            ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-            ev.data.u64 = (uint64_t)(uint32_t)pd->fd | (uint64_t)pd->seq << 32;
+            struct epoll_event ev = csp__pd_event(pd->fd, pd->seq);
             /* ADD of the current generation: EEXIST is the same file. */
             lost = !(epoll_ctl(csp__np.epfd, EPOLL_CTL_ADD, pd->fd, &ev) != 0 && errno == EEXIST);
             if (lost) {
@@ -5988,6 +5990,7 @@ CSP__FN int csp__fd_wait1(int fd, int dir, csp_ctx *ctx) { return csp__fd_waitn(
  * (data already buffered counts, an old edge whose data is gone does not);
  * only when it is not does the wait begin, and a wake-up is checked the
  * same way. */
+CSP__FN int csp__fd_kind(int fd);
 CSP__DEF int csp_fd_wait(int fd, int events, csp_ctx *ctx) {
     if (!(events & (CSP_READABLE | CSP_WRITABLE))) {
         if (fd < 0 || fcntl(fd, F_GETFD) < 0) { csp__set_errno(EBADF); return -EBADF; }
@@ -5995,7 +5998,10 @@ CSP__DEF int csp_fd_wait(int fd, int events, csp_ctx *ctx) {
     }
     struct pollfd p = { fd, (short)(((events & CSP_READABLE) ? POLLIN : 0) | ((events & CSP_WRITABLE) ? POLLOUT : 0)), 0 };
     if (fd < 0 || (poll(&p, 1, 0) == 1 && (p.revents & POLLNVAL))) { csp__set_errno(EBADF); return -EBADF; }
-    if (fd > 2) {   /* switch to non-blocking (0-2 are shared with the parent) */
+    /* Switch to non-blocking (0-2 are shared with the parent), unless a
+     * read or write here already did: a known socket or pipe is. */
+    int kind = csp__fd_kind(fd);
+    if (fd > 2 && kind != CSP__FDK_SOCK && kind != CSP__FDK_PIPE) {
         int fl = fcntl(fd, F_GETFL);
         if (fl >= 0 && !(fl & O_NONBLOCK)) {
             struct stat st;
