@@ -29,6 +29,8 @@
  * shared counter, `grain` at a time, until n have been claimed. It returns
  * when every body has returned; the caller times it (inside bench_run).
  * Use the grain the Go twin's row passes to benchParallel.
+ * bench_parallel_p(n, grain, p, body, arg): the same with p goroutines per
+ * processor (b.SetParallelism(p)); bench_parallel is p = 1.
  *
  * Header-only, every function static; C11 or C++11 (the Boost peer uses it).
  */
@@ -224,11 +226,14 @@ BENCH_FN void bench_worker_main_(void *p)
     csp_wg_done(wg);
 }
 
-/* RunParallel: csp_maxprocs(0) goroutines share n iterations. */
-BENCH_FN void bench_parallel(long n, long grain, void (*body)(bench_pb *pb, void *arg),
-                             void *arg)
+/* RunParallel with b.SetParallelism(p): p * csp_maxprocs(0) goroutines
+ * share n iterations (Go's benchParallelP). Each worker's bench_pb lives
+ * on its own stack: a per-op counter in a shared array would put workers'
+ * counters on one cache line. */
+BENCH_FN void bench_parallel_p(long n, long grain, int p,
+                               void (*body)(bench_pb *pb, void *arg), void *arg)
 {
-    int procs = csp_maxprocs(0);
+    int procs = (p > 0 ? p : 1) * csp_maxprocs(0);
     uint64_t next = 0;
     csp_waitgroup wg = { 0 };
     bench_worker_ *ws = (bench_worker_ *)calloc((size_t)procs, sizeof *ws);
@@ -237,20 +242,27 @@ BENCH_FN void bench_parallel(long n, long grain, void (*body)(bench_pb *pb, void
         exit(2);
     }
     csp_wg_add(&wg, procs);
-    for (int p = 0; p < procs; p++) {
-        ws[p].body = body;
-        ws[p].arg = arg;
-        ws[p].next = &next;
-        ws[p].total = (uint64_t)n;
-        ws[p].grain = (uint64_t)(grain > 0 ? grain : 1);
-        ws[p].wg = &wg;
-        if (csp_go(bench_worker_main_, &ws[p]) != 0) {
+    for (int i = 0; i < procs; i++) {
+        ws[i].body = body;
+        ws[i].arg = arg;
+        ws[i].next = &next;
+        ws[i].total = (uint64_t)n;
+        ws[i].grain = (uint64_t)(grain > 0 ? grain : 1);
+        ws[i].wg = &wg;
+        if (csp_go(bench_worker_main_, &ws[i]) != 0) {
             fprintf(stderr, "bench_parallel: csp_go failed\n");
             exit(2);
         }
     }
     csp_wg_wait(&wg);
     free(ws);
+}
+
+/* RunParallel: csp_maxprocs(0) goroutines share n iterations. */
+BENCH_FN void bench_parallel(long n, long grain, void (*body)(bench_pb *pb, void *arg),
+                             void *arg)
+{
+    bench_parallel_p(n, grain, 1, body, arg);
 }
 
 #endif /* CSP_VERSION_MAJOR */

@@ -15,42 +15,6 @@ static void die(const char *what) {
  * worker per run), so that the work is kept on both sides: Go's workSink. */
 static long work_sink;
 
-/* bench_parallel with b.SetParallelism(p): p * csp_maxprocs(0) goroutines
- * share the n iterations (bench_parallel is p = 1). Twin: benchParallelP. */
-typedef struct par_worker {
-    void (*body)(bench_pb *pb, void *arg);
-    void *arg;
-    bench_pb pb;
-    csp_waitgroup *wg;
-} par_worker;
-
-static void par_worker_main(void *p) {
-    par_worker *w = (par_worker *)p;
-    csp_waitgroup *wg = w->wg;
-    w->body(&w->pb, w->arg);
-    csp_wg_done(wg);
-}
-
-static void bench_parallel_p(long n, long grain, int p,
-                             void (*body)(bench_pb *pb, void *arg), void *arg) {
-    int procs = p * csp_maxprocs(0);
-    uint64_t next = 0;
-    csp_waitgroup wg;
-    memset(&wg, 0, sizeof wg);
-    par_worker *ws = (par_worker *)calloc((size_t)procs, sizeof *ws);
-    if (!ws) die("calloc");
-    csp_wg_add(&wg, procs);
-    for (int i = 0; i < procs; i++) {
-        ws[i].body = body;
-        ws[i].arg = arg;
-        ws[i].pb = (bench_pb){ &next, (uint64_t)n, (uint64_t)grain, 0 };
-        ws[i].wg = &wg;
-        if (csp_go(par_worker_main, &ws[i]) != 0) die("csp_go");
-    }
-    csp_wg_wait(&wg);
-    free(ws);
-}
-
 /* ---- sync/mutex_uncontended -------------------------------------------------------
  * Twin: mutexUncontended(n) (grain 10000). Each worker has its own mutex
  * padded with 128 bytes (no false sharing). Per op: Lock + Unlock. */
