@@ -1233,6 +1233,49 @@ CSP__FN void csp__stk_push_free(uintptr_t e) {   /* under csp__stk.lock */
     csp__stk.free[csp__stk.nfree++] = e;
 }
 
+/* Fresh slots: map the page each new goroutine touches first (the top one,
+ * its descriptor's) for a whole batch in one call. A first-touch fault is
+ * far dearer than populating: measured here (a paravirtualised VM), 17 us a
+ * fault against 0.8 us a page populated in a batch (plus a ~6 us first
+ * access that no method avoids); on bare metal the ratio is smaller but the
+ * same way round. process_madvise on ourselves (Linux 6.13+, PIDFD_SELF
+ * 6.15+) takes the batch as one list; older kernels get one madvise a slot
+ * (still cheaper than the fault), and kernels without MADV_POPULATE_WRITE
+ * (before 5.14) nothing. Only a hint: every failure is ignored. The batch
+ * costs at most CSP__STKCACHE/2 pages of RSS for slots not used yet. */
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+static int csp__populate_mode;   /* 0: process_madvise, 1: madvise, 2: none (relaxed: a hint) */
+CSP__FN void csp__slots_populate(uintptr_t first, const uintptr_t *e, int n) {
+    int mode = __atomic_load_n(&csp__populate_mode, __ATOMIC_RELAXED);
+    if (mode == 2) return;
+    int saved = errno;   /* csp_go leaves errno alone */
+    size_t pg = csp__pagesize(), ss = csp__slot_size();
+    struct iovec iov[CSP__STKCACHE / 2 + 1];
+    int k = 0;
+    iov[k].iov_base = (char *)(first & ~(uintptr_t)1) + ss - pg; iov[k++].iov_len = pg;
+    for (int i = 0; i < n && k < (int)(sizeof iov / sizeof iov[0]); i++) {
+        iov[k].iov_base = (char *)(e[i] & ~(uintptr_t)1) + ss - pg; iov[k++].iov_len = pg;
+    }
+#if defined(SYS_process_madvise)
+    if (mode == 0) {
+        if (syscall(SYS_process_madvise, -10000 /* PIDFD_SELF */, iov, (size_t)k, MADV_POPULATE_WRITE, 0) >= 0) {
+            errno = saved;
+            return;
+        }
+        __atomic_store_n(&csp__populate_mode, mode = 1, __ATOMIC_RELAXED);
+    }
+#endif
+    for (int i = 0; i < k; i++) {
+        if (madvise(iov[i].iov_base, pg, MADV_POPULATE_WRITE) != 0 && errno == EINVAL) {
+            __atomic_store_n(&csp__populate_mode, 2, __ATOMIC_RELAXED);
+            break;
+        }
+    }
+    errno = saved;
+}
+
 /* A default-size slot entry: base address | 1 if guarded. 0 when out of memory. */
 /* The per-thread cache is touched by whichever context runs on the thread;
  * the hb edges tell TSan that the thread owns it. */
@@ -1258,6 +1301,9 @@ CSP__FN uintptr_t csp__slot_get(void) {
         if (csp__stk.low > csp__stk.nfree) csp__stk.low = csp__stk.nfree;
     } else {
         size_t ss = csp__slot_size();
+        int more = CSP__STKCACHE / 2;   /* a batch, as from the global list */
+        csp__hb_acquire(t->stk);
+        carve:
         if (csp__stk.bump == csp__stk.bump_end) {
             size_t n = csp__stk.next_slots;
             void *a = mmap(NULL, n * ss, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -1274,8 +1320,15 @@ CSP__FN uintptr_t csp__slot_get(void) {
         if (csp__stk.bump != csp__stk.bump_end) {
             char *base = csp__stk.bump;
             csp__stk.bump += ss;
-            e = (uintptr_t)base | (csp__guard(base) ? 1u : 0u);
+            uintptr_t f = (uintptr_t)base | (csp__guard(base) ? 1u : 0u);
+            if (!e) e = f;
+            else t->stk[t->nstk++] = f;   /* t->stk is ours and was empty */
+            if (--more > 0 && csp__stk.bump != csp__stk.bump_end) goto carve;
         }
+        csp__hb_release(t->stk);
+        pthread_mutex_unlock(&csp__stk.lock);
+        if (e) csp__slots_populate(e, t->stk, t->nstk);
+        return e;
     }
     pthread_mutex_unlock(&csp__stk.lock);
     return e;
