@@ -78,7 +78,12 @@
  *   your code with -fstack-clash-protection so that a frame larger than a
  *   page cannot jump the guard. The descriptor of a goroutine lives at the
  *   top of its own stack: the usable stack is the requested size less
- *   CSP_STACK_RESERVE bytes.
+ *   CSP_STACK_RESERVE bytes. Stacks of ended goroutines are reused (a
+ *   processor keeps up to 32 ready for its next spawns, a thread up to 64
+ *   free ones; beyond that they go to a global list whose pages are given
+ *   back once unused for about a second); a fresh stack has its top page
+ *   mapped ahead, in batches (MADV_POPULATE_WRITE), so at most 32 pages of
+ *   RSS wait for goroutines not spawned yet.
  *
  * THE RULES A USER MUST KNOW
  *   - Ownership: channels and contexts are reference counted (the creator
@@ -1250,7 +1255,8 @@ static int csp__populate_mode;   /* 0: process_madvise, 1: madvise, 2: none (rel
 CSP__FN void csp__slots_populate(uintptr_t first, const uintptr_t *e, int n) {
     int mode = __atomic_load_n(&csp__populate_mode, __ATOMIC_RELAXED);
     if (mode == 2) return;
-    int saved = errno;   /* csp_go leaves errno alone */
+    int saved = errno;   /* csp_go leaves errno alone (written back only if changed:
+                          * to TSan, errno is shared by every goroutine of the thread) */
     size_t pg = csp__pagesize(), ss = csp__slot_size();
     struct iovec iov[CSP__STKCACHE / 2 + 1];
     int k = 0;
@@ -1261,7 +1267,7 @@ CSP__FN void csp__slots_populate(uintptr_t first, const uintptr_t *e, int n) {
 #if defined(SYS_process_madvise)
     if (mode == 0) {
         if (syscall(SYS_process_madvise, -10000 /* PIDFD_SELF */, iov, (size_t)k, MADV_POPULATE_WRITE, 0) >= 0) {
-            errno = saved;
+            if (errno != saved) errno = saved;
             return;
         }
         __atomic_store_n(&csp__populate_mode, mode = 1, __ATOMIC_RELAXED);
@@ -1273,7 +1279,7 @@ CSP__FN void csp__slots_populate(uintptr_t first, const uintptr_t *e, int n) {
             break;
         }
     }
-    errno = saved;
+    if (errno != saved) errno = saved;
 }
 
 /* A default-size slot entry: base address | 1 if guarded. 0 when out of memory. */
@@ -1325,9 +1331,9 @@ CSP__FN uintptr_t csp__slot_get(void) {
             else t->stk[t->nstk++] = f;   /* t->stk is ours and was empty */
             if (--more > 0 && csp__stk.bump != csp__stk.bump_end) goto carve;
         }
-        csp__hb_release(t->stk);
         pthread_mutex_unlock(&csp__stk.lock);
         if (e) csp__slots_populate(e, t->stk, t->nstk);
+        csp__hb_release(t->stk);
         return e;
     }
     pthread_mutex_unlock(&csp__stk.lock);
@@ -1992,6 +1998,8 @@ struct csp__p {
     /* goroutines spawned here (see csp__glist), on a line of their own */
     csp__glist gl __attribute__((aligned(64)));
     uint64_t goid_next, goid_end;   /* owner only: a batch of ids from sched.goidgen */
+    csp__g *gcache;          /* owner only: ended goroutines kept for reuse (see csp__gcache_put) */
+    int ngcache;
 };
 
 static struct csp__sched_t {
@@ -2440,15 +2448,100 @@ CSP__FN void csp__allg_unlink(csp__g *g) {
     if (g->allnext) g->allnext->allprev = g->allprev;
     csp__spin_unlock(&l->lock);
 }
-/* p's holder: unlink and free the goroutines that ended elsewhere. */
+/* ---- reusing ended goroutines ---------------------------------------------------
+ * An ended goroutine of p's list, with a default-size stack, may stay on the
+ * list (dead) and in p's cache instead of being unlinked and freed; a spawn
+ * on p takes it back with its stack and its place on the list: no list lock
+ * at either end (two locked instructions a spawn, 15% of go/create), no
+ * descriptor zeroing beyond the scheduler's fields. Go keeps its dead Gs in
+ * allgs the same way. p's holder only; the hb edges give TSan the owner's
+ * view (each goroutine is a thread of its own to it). A dump may read a
+ * cached descriptor while a spawn refills it: what a dump reads (status,
+ * id, name, waitreason, waitsince) is written with atomics, the status
+ * last and with release, and a dump skips the dead. */
+#define CSP__GCACHE 32
+CSP__FN bool csp__gcache_put(csp__p *p, csp__g *g) {
+    if (!g->slot || (g->flags & ~(uint32_t)CSP__GF_CANARY) != 0 || g->gl != &p->gl) return false;
+    csp__hb_acquire(&p->gcache);
+    if (p->ngcache >= CSP__GCACHE) { csp__hb_release(&p->gcache); return false; }
+    csp__hb_acquire(g);
+#ifdef CSP__TSAN
+    __tsan_destroy_fiber(g->tsan_fiber);   /* a new goroutine gets a fresh history */
+    g->tsan_fiber = NULL;
+#endif
+    g->deadnext = p->gcache;
+    p->gcache = g;
+    p->ngcache++;
+    csp__hb_release(g);
+    csp__hb_release(&p->gcache);
+    return true;
+}
+/* A cached descriptor, reset for a new goroutine (or NULL). Its stack,
+ * guard, flags, list place and sanitizer registrations stay as they were. */
+CSP__FN csp__g *csp__gcache_get(csp__p *p) {
+    csp__hb_acquire(&p->gcache);
+    csp__g *g = p->gcache;
+    if (g) { p->gcache = g->deadnext; p->ngcache--; }
+    csp__hb_release(&p->gcache);
+    if (!g) return NULL;
+    csp__hb_acquire(g);
+#ifdef CSP__ASAN
+    __asan_unpoison_memory_region(g->stack_lo, g->stack_size);
+#endif
+#ifdef CSP__TSAN
+    AnnotateIgnoreWritesBegin(__FILE__, __LINE__);   /* as in csp__g_alloc */
+#endif
+    /* The fields between `schedlink` and `allnext`; a dump reads two of them. */
+    memset(&g->schedlink, 0, offsetof(csp__g, waitreason) - offsetof(csp__g, schedlink));
+    csp__store(&g->waitreason, (const char *)NULL, CSP__RELAXED);
+    csp__store(&g->waitsince, (int64_t)0, CSP__RELAXED);
+    memset(&g->parkword, 0, offsetof(csp__g, allnext) - offsetof(csp__g, parkword));
+    g->deadnext = NULL;
+#ifdef CSP__ASAN
+    g->asan_fake = NULL;
+#endif
+#ifdef CSP__TSAN
+    AnnotateIgnoreWritesEnd(__FILE__, __LINE__);
+    g->tsan_fiber = __tsan_create_fiber(0);
+#endif
+    if (g->flags & CSP__GF_CANARY) *(volatile uint64_t *)g->stack_lo = CSP__CANARY;
+    return g;
+}
+/* Put a descriptor the spawn could not use back where it came from. */
 CSP__FN void csp__g_free(csp__g *g);
+CSP__FN void csp__spawn_undo(csp__g *g, csp__p *p, bool cached) {
+    if (cached && csp__gcache_put(p, g)) return;
+    if (cached) csp__allg_unlink(g);
+    csp__hb_release(g);
+    csp__g_free(g);
+}
+/* Names are written and read a byte at a time with atomics: a dump may
+ * read a cached descriptor's name while a spawn rewrites it. */
+CSP__FN void csp__g_set_name(csp__g *g, const char *name) {
+    size_t i = 0;
+    if (name) for (; i < sizeof g->name - 1 && name[i]; i++) csp__store(&g->name[i], name[i], CSP__RELAXED);
+    if (i > 0 || csp__load(&g->name[0], CSP__RELAXED)) csp__store(&g->name[i], (char)0, CSP__RELAXED);
+}
+CSP__FN void csp__g_get_name(csp__g *g, char *out) {
+    size_t i = 0;
+    for (; i < sizeof g->name - 1; i++) {
+        char c = csp__load(&g->name[i], CSP__RELAXED);
+        if (!c) break;
+        out[i] = c;
+    }
+    out[i] = 0;
+}
+
+/* p's holder: unlink and free the goroutines that ended elsewhere. */
 CSP__FN void csp__glist_drain(csp__p *p) {
     if (CSP__LIKELY(!csp__load(&p->gl.dead, CSP__RELAXED))) return;
     csp__g *g = __atomic_exchange_n(&p->gl.dead, (csp__g *)NULL, __ATOMIC_ACQUIRE);
     while (g) {
         csp__g *next = g->deadnext;
-        csp__allg_unlink(g);
-        csp__g_free(g);
+        if (!csp__gcache_put(p, g)) {
+            csp__allg_unlink(g);
+            csp__g_free(g);
+        }
         g = next;
     }
 }
@@ -2757,6 +2850,7 @@ CSP__FN void csp__gfree(csp__g *g) {
     csp__m *m = csp__getm();
     csp__p *p = m ? csp__load(&m->p, CSP__RELAXED) : NULL;
     if (l == &csp__sched.gl || (p && l == &p->gl)) {
+        if (p && csp__gcache_put(p, g)) return;
         csp__allg_unlink(g);
         csp__g_free(g);
         return;
@@ -2800,30 +2894,48 @@ CSP__FN int csp__spawn(csp_fn fn, void *arg, const void *copy, size_t copy_size,
     if (!fn) csp_panic("go of nil func value");
     csp__rt_start();
     int err = 0;
-    csp__g *g = csp__g_alloc(opts ? opts->stack_size : 0, &err);
-    if (!g) return err;
+    csp__m *m = csp__enter();
+    csp__p *p = m ? csp__load(&m->p, CSP__RELAXED) : NULL;   /* ours while entered */
+    csp__g *g = NULL;
+    if (p && (!opts || csp__stack_size_norm(opts->stack_size) == (size_t)CSP_DEFAULT_STACK_SIZE)) {
+        csp__glist_drain(p);   /* goroutines that ended elsewhere refill the cache */
+        g = csp__gcache_get(p);
+    }
+    bool cached = g != NULL;
+    if (!cached) {
+        /* Making a stack may take syscalls: outside the runtime. */
+        if (m) csp__leave();
+        g = csp__g_alloc(opts ? opts->stack_size : 0, &err);
+        if (!g) return err;
+        m = csp__enter();
+        p = m ? csp__load(&m->p, CSP__RELAXED) : NULL;
+    }
     char *top = (char *)g;
     if (copy_size > 0) {
-        if (copy_size > g->stack_size / 4) { csp__hb_release(g); csp__g_free(g); return -ENOMEM; }
+        if (copy_size > g->stack_size / 4) {
+            csp__spawn_undo(g, p, cached);
+            if (m) csp__leave();
+            return -ENOMEM;
+        }
         top = (char *)(((uintptr_t)top - copy_size) & ~(uintptr_t)(__alignof__(max_align_t) - 1));
         memcpy(top, copy, copy_size);
         arg = top;
     }
     g->fn = fn;
     g->arg = arg;
-    if (opts && opts->name) {
-        strncpy(g->name, opts->name, sizeof g->name - 1);
-        g->name[sizeof g->name - 1] = 0;
-    }
-    g->status = CSP__G_RUNNABLE;
+    csp__g_set_name(g, opts ? opts->name : NULL);
     g->entry = csp__goroutine_main;
     g->entry_arg = g;
     csp__ctx_make(&g->ctx, top, csp__g_start, g);
-    csp__m *m = csp__enter();
-    csp__p *p = m ? csp__load(&m->p, CSP__RELAXED) : NULL;   /* ours while entered */
-    if (p) csp__glist_drain(p);
-    g->id = csp__goid(p);
-    csp__allg_add(g, p, true);
+    if (!cached && p) csp__glist_drain(p);
+    csp__store(&g->id, csp__goid(p), CSP__RELAXED);
+    if (cached) {
+        csp__live_add(p, 1);
+        csp__store(&g->status, (uint32_t)CSP__G_RUNNABLE, CSP__RELEASE);   /* last: a dump's acquire */
+    } else {
+        csp__store(&g->status, (uint32_t)CSP__G_RUNNABLE, CSP__RELAXED);
+        csp__allg_add(g, p, true);   /* its lock publishes the fields */
+    }
     csp__ready(g);   /* releases g for TSan; runnext of our P, or the global queue */
     if (m) csp__leave();
     return 0;
@@ -3024,30 +3136,21 @@ CSP__FN int64_t csp__run_timers(csp__p *p, int64_t now) {
     return next;
 }
 
-/* The earliest deadline over all Ps. */
-CSP__FN int64_t csp__next_timer_all(void) {
-    int64_t w = INT64_MAX;
-    int n = csp__load(&csp__sched.nallp, CSP__ACQUIRE);
-    for (int i = 0; i < n; i++) {
-        int64_t t = csp__load(&csp__sched.allp[i]->timer0, CSP__ACQUIRE);
-        if (t < w) w = t;
-    }
-    return w;
-}
-/* The earliest deadline over the Ps nobody runs: what an M without a P
- * sleeps until. A running P's holder runs its own timers at its next
- * schedules (Go: stopm has no timeout); counting them made an M without a
- * P spin through stopm while a 1 ns ticker ran on a busy P, a third
- * runnable thread on two cores. A P that goes idle after this scan is
- * covered by its own M, which computes this after giving it up; a hog that
- * never schedules is sysmon's (csp__retake, the late-timer net). */
-CSP__FN int64_t csp__next_timer_unowned(void) {
+/* The earliest deadline over all Ps (unowned: only over the Ps nobody
+ * runs, what an M without a P sleeps until). A running P's holder runs its
+ * own timers at its next schedules (Go: stopm has no timeout); counting
+ * them made an M without a P spin through stopm while a 1 ns ticker ran on
+ * a busy P, a third runnable thread on two cores. A P that goes idle after
+ * this scan is covered by its own M, which computes this after giving it
+ * up; a hog that never schedules is sysmon's (csp__retake, the late-timer
+ * net). */
+CSP__FN int64_t csp__next_timer(bool unowned) {
     int64_t w = INT64_MAX;
     int n = csp__load(&csp__sched.nallp, CSP__ACQUIRE);
     for (int i = 0; i < n; i++) {
         csp__p *p = csp__load(&csp__sched.allp[i], CSP__ACQUIRE);
         int64_t t = csp__load(&p->timer0, CSP__ACQUIRE);
-        if (t < w && csp__load(&p->status, CSP__ACQUIRE) != CSP__P_RUNNING) w = t;
+        if (t < w && (!unowned || csp__load(&p->status, CSP__ACQUIRE) != CSP__P_RUNNING)) w = t;
     }
     return w;
 }
@@ -3224,11 +3327,11 @@ CSP__FN csp__g *csp__findrunnable(csp__m *m) {
             /* No P for us: if goroutines wait on fds and nobody polls, poll
              * (the Ps' holders take what we ready from the global queue). */
             int nw;
-            if (csp__np_waiters() && (nw = csp__np_try_block(m, csp__next_timer_unowned(), false)) >= 0) {
-                if (!csp__np_after_block(m, nw)) csp__stopm(m, csp__next_timer_unowned());
+            if (csp__np_waiters() && (nw = csp__np_try_block(m, csp__next_timer(true), false)) >= 0) {
+                if (!csp__np_after_block(m, nw)) csp__stopm(m, csp__next_timer(true));
                 continue;
             }
-            csp__stopm(m, csp__next_timer_unowned());
+            csp__stopm(m, csp__next_timer(true));
         }
         csp__p *p = csp__load(&m->p, CSP__RELAXED);
         if (p->id >= csp__load(&csp__sched.maxprocs, CSP__RELAXED)) { csp__drop_p(m); continue; }
@@ -3296,7 +3399,7 @@ CSP__FN csp__g *csp__findrunnable(csp__m *m) {
             if (was_spinning) { m->spinning = true; csp__fadd(&csp__sched.nmspinning, 1, CSP__SEQCST); }
             continue;
         }
-        int64_t until = csp__next_timer_unowned();
+        int64_t until = csp__next_timer(true);
         if (CSP__UNLIKELY(csp__det.virt) && until != INT64_MAX) {
             /* Virtual time: nothing can run, so time jumps to the next
              * timer (after a look at the network, which may have work). */
@@ -3310,7 +3413,7 @@ CSP__FN csp__g *csp__findrunnable(csp__m *m) {
          * (until the nearest timer) instead of sleeping on its futex. */
         int nw;
         if (csp__np_waiters() && (nw = csp__np_try_block(m, until, true)) >= 0) {
-            if (!csp__np_after_block(m, nw)) csp__stopm(m, csp__next_timer_unowned());
+            if (!csp__np_after_block(m, nw)) csp__stopm(m, csp__next_timer(true));
             continue;
         }
         csp__stopm(m, until);
@@ -3605,7 +3708,7 @@ static void *csp__sysmon(void *arg) {
         bool took = csp__retake(now);
         /* A due timer nobody runs (every P busy with hogs, or all idle and
          * the sleeper missed it): get an M on it. */
-        int64_t next = csp__next_timer_all();
+        int64_t next = csp__next_timer(false);
         if (next <= now - CSP_MILLISECOND) csp__wakep();
         /* Safety net: runnable goroutines, an idle P and nobody spinning
          * means a wake-up went missing; start an M. (Seen once, under heavy
@@ -3753,24 +3856,27 @@ CSP__FN void csp__dump_locked(int fd, bool go_style) {
     csp__glist *l = li < 0 ? &csp__sched.gl : &csp__load(&csp__sched.allp[li], CSP__ACQUIRE)->gl;
     csp__spin_lock(&l->lock);
     for (csp__g *g = l->head; g; g = g->allnext) {
-        uint32_t st = csp__load(&g->status, CSP__RELAXED);
+        uint32_t st = csp__load(&g->status, CSP__ACQUIRE);
         if (st == CSP__G_DEAD) continue;
+        unsigned long long gid = (unsigned long long)csp__load(&g->id, CSP__RELAXED);
+        char nm[sizeof g->name];
+        csp__g_get_name(g, nm);
         const char *wr = csp__load(&g->waitreason, CSP__RELAXED);
         int64_t since = csp__load(&g->waitsince, CSP__RELAXED);
         const char *what = st == CSP__G_WAITING && wr ? wr : csp__gstatus_name[st <= 4 ? st : 0];
         int n;
         int64_t waited = st == CSP__G_WAITING && since > 0 && now > since ? now - since : 0;
         if (go_style && waited >= 60 * CSP_SECOND)
-            n = snprintf(buf, sizeof buf, "goroutine %llu%s%s%s [%s, %lld minutes]:\n", (unsigned long long)g->id,
-                         g->name[0] ? " \"" : "", g->name, g->name[0] ? "\"" : "", what,
+            n = snprintf(buf, sizeof buf, "goroutine %llu%s%s%s [%s, %lld minutes]:\n", gid,
+                         nm[0] ? " \"" : "", nm, nm[0] ? "\"" : "", what,
                          (long long)(waited / (60 * CSP_SECOND)));
         else if (!go_style && waited > 0)
-            n = snprintf(buf, sizeof buf, "goroutine %llu%s%s%s [%s, %lld ms]:\n", (unsigned long long)g->id,
-                         g->name[0] ? " \"" : "", g->name, g->name[0] ? "\"" : "", what,
+            n = snprintf(buf, sizeof buf, "goroutine %llu%s%s%s [%s, %lld ms]:\n", gid,
+                         nm[0] ? " \"" : "", nm, nm[0] ? "\"" : "", what,
                          (long long)(waited / CSP_MILLISECOND));
         else
-            n = snprintf(buf, sizeof buf, "goroutine %llu%s%s%s [%s]:\n", (unsigned long long)g->id,
-                         g->name[0] ? " \"" : "", g->name, g->name[0] ? "\"" : "", what);
+            n = snprintf(buf, sizeof buf, "goroutine %llu%s%s%s [%s]:\n", gid,
+                         nm[0] ? " \"" : "", nm, nm[0] ? "\"" : "", what);
         long long used = go_style ? -1 : csp__stack_touched(g);
         if (n > 1 && used >= 0 && (size_t)n < sizeof buf) {   /* csp_dump: the high-water on the same line */
             int k = snprintf(buf + n - 1, sizeof buf - (size_t)n + 1, " stack %lld KiB of %zu KiB used\n",
@@ -4953,6 +5059,7 @@ struct csp_timer {
     int kind;
 };
 struct csp_ticker { csp_timer tm; };
+CSP__STATIC_ASSERT(sizeof(csp_ticker) == sizeof(csp_timer), "a ticker is its timer: one allocation serves both");
 
 /* A goroutine is about to park on the channel of owned timer t (the
  * channel's lock held, so t is alive: its release unbinds it under that
@@ -5015,7 +5122,7 @@ CSP__FN void csp__timer_fire(csp__tmr *t, int64_t now) {
 CSP__FN int64_t csp__when(int64_t ns) { return ns <= 0 ? csp_now() : csp__deadline(ns); }
 
 CSP__FN csp_timer *csp__timer_make(int64_t ns, int kind, int64_t period) {
-    csp_timer *tm = (csp_timer *)csp__line_alloc(sizeof(csp_ticker) > sizeof *tm ? sizeof(csp_ticker) : sizeof *tm);
+    csp_timer *tm = (csp_timer *)csp__line_alloc(sizeof *tm);
     if (!tm) return NULL;
     if (kind != CSP__TM_FUNC) {
         tm->c = csp_chan_make(sizeof(int64_t), 1);

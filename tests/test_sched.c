@@ -449,6 +449,45 @@ TEST(dump_lists_goroutines) {
     gate_open(&dump_gate);
     latch_wait(&dump_done);
 }
+/* Ended goroutines' descriptors are reused by later spawns (a P's cache):
+ * a reused one must carry nothing of its last life into the dump or its id. */
+#define NREUSE 40
+static uint64_t reuse_ids[2 * NREUSE];
+static int reuse_idx[2 * NREUSE];
+static latch reuse_done;
+static void reuse_gone(void *arg) { reuse_ids[*(int *)arg] = csp_id(); latch_done(&reuse_done); }
+static gate reuse_gates[3], *reuse_gate;
+static void reuse_waiter(void *arg) { reuse_ids[*(int *)arg] = csp_id(); gate_wait(reuse_gate); latch_done(&reuse_done); }
+TEST(reused_goroutines_start_clean) {
+    for (int round = 0; round < 3; round++) {
+        latch_init(&reuse_done, NREUSE);
+        for (int k = 0; k < NREUSE; k++) {
+            char name[64];
+            snprintf(name, sizeof name, "gone-%d-a-rather-long-name", k);
+            reuse_idx[k] = k;
+            REQUIRE_EQ(csp_go_ex(reuse_gone, &reuse_idx[k], &(csp_go_opts){ 0, name }), 0);
+            csp_yield();   /* most end before the next spawn: their descriptors get reused */
+        }
+        latch_wait(&reuse_done);
+        csp_yield();
+        reuse_gate = &reuse_gates[round];
+        latch_init(&reuse_done, NREUSE);
+        for (int k = NREUSE; k < 2 * NREUSE; k++) {
+            REQUIRE_EQ(csp_go_copy(reuse_waiter, &k, sizeof k), 0);
+        }
+        while (gate_waiting(reuse_gate) < NREUSE) csp_yield();
+        static char buf[65536];
+        REQUIRE(dump_to(buf, sizeof buf) > 0);
+        EXPECT(strstr(buf, "gone-") == NULL, "round %d: a reused goroutine kept its old name: %s", round, buf);
+        int lines = 0;
+        for (char *q = buf; (q = strstr(q, "[gate")) != NULL; q++) lines++;
+        EXPECT_EQ(lines, NREUSE, "round %d: goroutines waiting on the gate in the dump", round);
+        for (int k = 0; k < 2 * NREUSE; k++)
+            for (int j = 0; j < k; j++) EXPECT_NE_U(reuse_ids[k], reuse_ids[j], "round %d: ids of %d and %d", round, j, k);
+        gate_open(reuse_gate);
+        latch_wait(&reuse_done);
+    }
+}
 CHILD(go_nil) { csp_go(NULL, NULL); }
 static void named_panicker(void *arg) { (void)arg; csp_panic("boom %d", 42); }
 CHILD(panic_in_goroutine) {
