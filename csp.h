@@ -1992,6 +1992,7 @@ struct csp__p {
     struct csp__tment *theap;
     int ntimers, tcap;
     int64_t timer0;          /* atomic: earliest `when`, INT64_MAX if none */
+    int64_t tfired;          /* tlock: the latest instant a fire here reported */
     /* sysmon's last observation of this P */
     uint32_t sm_schedtick, sm_syscalltick;
     int64_t sm_when;
@@ -3126,8 +3127,14 @@ CSP__FN int64_t csp__run_timers(csp__p *p, int64_t now) {
         }
         if (!fire) continue;
         void (*f)(csp__tmr *, int64_t) = t->f;
+        /* The instant a fire reports: never before one this heap reported
+         * (its timers leave in deadline order). Two threads may run one P's
+         * timers; one whose clock read is older (preempted before it took
+         * tlock) would otherwise stamp a later timer with an earlier time. */
+        int64_t at = now > p->tfired ? now : p->tfired;
+        p->tfired = at;
         csp__unlock(&p->tlock);
-        f(t, now);   /* may end t's life, unless its owner waits for `running` */
+        f(t, at);   /* may end t's life, unless its owner waits for `running` */
         if (waited) csp__store(&t->running, 0u, CSP__RELEASE);
         csp__lock(&p->tlock);
     }
