@@ -2462,10 +2462,10 @@ CSP__FN void csp__allg_unlink(csp__g *g) {
  * last and with release, and a dump skips the dead. */
 #define CSP__GCACHE 32
 CSP__FN bool csp__gcache_put(csp__p *p, csp__g *g) {
+    csp__hb_acquire(g);   /* before reading it: its spawner and its last run released it */
     if (!g->slot || (g->flags & ~(uint32_t)CSP__GF_CANARY) != 0 || g->gl != &p->gl) return false;
     csp__hb_acquire(&p->gcache);
     if (p->ngcache >= CSP__GCACHE) { csp__hb_release(&p->gcache); return false; }
-    csp__hb_acquire(g);
 #ifdef CSP__TSAN
     __tsan_destroy_fiber(g->tsan_fiber);   /* a new goroutine gets a fresh history */
     g->tsan_fiber = NULL;
