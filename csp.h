@@ -1166,7 +1166,7 @@ enum { CSP__GUARD_UNKNOWN, CSP__GUARD_MADV, CSP__GUARD_MPROTECT, CSP__GUARD_CANA
 static struct {
     pthread_mutex_t lock;
     int mode;                /* CSP__GUARD_*, decided once */
-    long mprotect_budget;    /* guards mprotect may still add */
+    long mprotect_budget;    /* guards mprotect may still add (atomic: taken outside the lock) */
     char *bump, *bump_end;   /* uncarved part of the newest arena */
     size_t next_slots;       /* slots in the next arena */
     uintptr_t *free;         /* global free list (slot entries), a stack */
@@ -1215,12 +1215,15 @@ CSP__FN void csp__stack_mode_init(void) {   /* under csp__stk.lock */
     else csp__stk.mode = csp__probe_madv_guard() ? CSP__GUARD_MADV : CSP__GUARD_MPROTECT;
 }
 
-/* Protect the guard zone at `base`: true if a real guard is in place. */
-CSP__FN bool csp__guard(char *base) {   /* under csp__stk.lock */
+/* Protect the guard zone at `base`: true if a real guard is in place. The
+ * mode is decided (csp__stack_mode_init, under the lock) before any caller
+ * gets here; the call itself needs no lock. */
+CSP__FN bool csp__guard(char *base) {
     if (csp__stk.mode == CSP__GUARD_MADV)
         return madvise(base, CSP__GUARD_ZONE, MADV_GUARD_INSTALL) == 0;
-    if (csp__stk.mode == CSP__GUARD_MPROTECT && csp__stk.mprotect_budget > 0) {
-        if (mprotect(base, CSP__GUARD_ZONE, PROT_NONE) == 0) { csp__stk.mprotect_budget--; return true; }
+    if (csp__stk.mode == CSP__GUARD_MPROTECT && __atomic_fetch_sub(&csp__stk.mprotect_budget, 1, __ATOMIC_RELAXED) > 0) {
+        if (mprotect(base, CSP__GUARD_ZONE, PROT_NONE) == 0) return true;
+        __atomic_fetch_add(&csp__stk.mprotect_budget, 1, __ATOMIC_RELAXED);
     }
     return false;
 }
@@ -1324,15 +1327,20 @@ CSP__FN uintptr_t csp__slot_get(void) {
             }
         }
         if (csp__stk.bump != csp__stk.bump_end) {
-            char *base = csp__stk.bump;
+            uintptr_t f = (uintptr_t)csp__stk.bump;
             csp__stk.bump += ss;
-            uintptr_t f = (uintptr_t)base | (csp__guard(base) ? 1u : 0u);
             if (!e) e = f;
             else t->stk[t->nstk++] = f;   /* t->stk is ours and was empty */
             if (--more > 0 && csp__stk.bump != csp__stk.bump_end) goto carve;
         }
         pthread_mutex_unlock(&csp__stk.lock);
-        if (e) csp__slots_populate(e, t->stk, t->nstk);
+        /* The batch is ours alone now: guards and pages outside the lock (a
+         * syscall each for the guards, ~1.7 us here). */
+        if (e) {
+            e |= csp__guard((char *)e) ? 1u : 0u;
+            for (int i = 0; i < t->nstk; i++) t->stk[i] |= csp__guard((char *)t->stk[i]) ? 1u : 0u;
+            csp__slots_populate(e, t->stk, t->nstk);
+        }
         csp__hb_release(t->stk);
         return e;
     }
@@ -2461,9 +2469,9 @@ CSP__FN void csp__allg_unlink(csp__g *g) {
  * id, name, waitreason, waitsince) is written with atomics, the status
  * last and with release, and a dump skips the dead. */
 #define CSP__GCACHE 32
-CSP__FN bool csp__gcache_put(csp__p *p, csp__g *g) {
+CSP__FN bool csp__gcache_put(csp__p *p, csp__g *g) {   /* g is on p's list */
     csp__hb_acquire(g);   /* before reading it: its spawner and its last run released it */
-    if (!g->slot || (g->flags & ~(uint32_t)CSP__GF_CANARY) != 0 || g->gl != &p->gl) return false;
+    if (!g->slot || (g->flags & ~(uint32_t)CSP__GF_CANARY) != 0) return false;
     csp__hb_acquire(&p->gcache);
     if (p->ngcache >= CSP__GCACHE) { csp__hb_release(&p->gcache); return false; }
 #ifdef CSP__TSAN
@@ -2473,6 +2481,9 @@ CSP__FN bool csp__gcache_put(csp__p *p, csp__g *g) {
     g->deadnext = p->gcache;
     p->gcache = g;
     p->ngcache++;
+    /* Both edges, g's and the cache's: the cache's alone left TSan seeing
+     * two spawns that reused g as unordered (fibers destroyed and made
+     * again between them). */
     csp__hb_release(g);
     csp__hb_release(&p->gcache);
     return true;
@@ -2847,11 +2858,15 @@ CSP__FN void csp__goroutine_main(void *arg) {
  * list, or the global one) and free its stack, or leave both to its list's
  * P (see csp__glist). */
 CSP__FN void csp__gfree(csp__g *g) {
+    /* TSan: we take over g's descriptor, whose last users (its spawner, a
+     * cache it came from, its own run) released it; the CAS below passes
+     * all that on to the draining P, which reads deadnext. */
+    csp__hb_acquire(g);
     csp__glist *l = g->gl;
     csp__m *m = csp__getm();
     csp__p *p = m ? csp__load(&m->p, CSP__RELAXED) : NULL;
     if (l == &csp__sched.gl || (p && l == &p->gl)) {
-        if (p && csp__gcache_put(p, g)) return;
+        if (p && l == &p->gl && csp__gcache_put(p, g)) return;
         csp__allg_unlink(g);
         csp__g_free(g);
         return;
@@ -2898,9 +2913,9 @@ CSP__FN int csp__spawn(csp_fn fn, void *arg, const void *copy, size_t copy_size,
     csp__m *m = csp__enter();
     csp__p *p = m ? csp__load(&m->p, CSP__RELAXED) : NULL;   /* ours while entered */
     csp__g *g = NULL;
-    if (p && (!opts || csp__stack_size_norm(opts->stack_size) == (size_t)CSP_DEFAULT_STACK_SIZE)) {
-        csp__glist_drain(p);   /* goroutines that ended elsewhere refill the cache */
-        g = csp__gcache_get(p);
+    if (p) {
+        csp__glist_drain(p);   /* goroutines that ended elsewhere: freed, or into the cache */
+        if (!opts || csp__stack_size_norm(opts->stack_size) == (size_t)CSP_DEFAULT_STACK_SIZE) g = csp__gcache_get(p);
     }
     bool cached = g != NULL;
     if (!cached) {
@@ -2928,7 +2943,6 @@ CSP__FN int csp__spawn(csp_fn fn, void *arg, const void *copy, size_t copy_size,
     g->entry = csp__goroutine_main;
     g->entry_arg = g;
     csp__ctx_make(&g->ctx, top, csp__g_start, g);
-    if (!cached && p) csp__glist_drain(p);
     csp__store(&g->id, csp__goid(p), CSP__RELAXED);
     if (cached) {
         csp__live_add(p, 1);
