@@ -2723,6 +2723,7 @@ CSP__FN CSP__NOINLINE void csp__enter_slow(csp__m *m, csp__g *g) {
 }
 
 /* Returns the current M with a usable P, or NULL on a plain thread. */
+CSP__FN csp__m *csp__enter_m(csp__m *m);
 CSP__FN csp__m *csp__enter(void) {
     csp__m *m = csp__getm();
     if (CSP__UNLIKELY(!m)) {
@@ -2730,6 +2731,21 @@ CSP__FN csp__m *csp__enter(void) {
         m = csp__getm();
         if (!m) return NULL;
     }
+    return csp__enter_m(m);
+}
+/* csp__enter_g: csp__self() then csp__enter(), with one thread-local read
+ * for both (every blocking call makes the pair). *gp: the caller's
+ * context. The M returned stays the caller's until it parks or yields;
+ * until then it may be passed to csp__ready_m and csp__leave_m. */
+CSP__FN csp__m *csp__enter_g(csp__g **gp) {
+    csp__tls_t *t = csp__tls();
+    csp__g *g = csp__load(&t->cur, CSP__RELAXED);
+    csp__m *m = t->m;
+    if (CSP__LIKELY(g != NULL && m != NULL)) { *gp = g; return csp__enter_m(m); }
+    *gp = csp__self();
+    return csp__enter();
+}
+CSP__FN csp__m *csp__enter_m(csp__m *m) {
     csp__store(&m->inrt, 1u, CSP__RELAXED);
     if (csp__sched.membarrier) __atomic_signal_fence(__ATOMIC_SEQ_CST);
     else __atomic_thread_fence(__ATOMIC_SEQ_CST);
@@ -2744,14 +2760,16 @@ CSP__FN csp__m *csp__enter(void) {
     return m;
 }
 
-CSP__FN void csp__leave(void) {
-    csp__m *m = csp__getm();   /* re-read: we may have migrated */
+/* csp__leave_m: csp__leave for a caller that has not parked or yielded
+ * since csp__enter_g gave it m (so m is still its thread's). */
+CSP__FN void csp__leave_m(csp__m *m) {
     if (!m) return;
     csp__g *g = csp__load(&m->curg, CSP__RELAXED);
     if (!g) return;   /* g0 (timer callbacks): always in the runtime */
     if (g->blockdepth > 0) { csp__entersyscall(m); return; }
     csp__store(&m->inrt, 0u, CSP__RELEASE);
 }
+CSP__FN void csp__leave(void) { csp__leave_m(csp__getm()); }   /* re-read: we may have migrated */
 
 /* ---- park and ready ---------------------------------------------------------------
  * csp__park(unlockf, arg, reason): the one way anything in the library
@@ -2766,8 +2784,12 @@ CSP__FN void csp__leave(void) {
  * so that whoever takes that lock next is ordered after us. */
 CSP__FN csp__g *csp__self(void);
 
+CSP__FN void csp__park_m(csp__m *m, csp__unlockf unlockf, void *arg, const char *reason, void *hb);
 CSP__FN void csp__park(csp__unlockf unlockf, void *arg, const char *reason, void *hb) {
-    csp__m *m = csp__getm();
+    csp__park_m(csp__getm(), unlockf, arg, reason, hb);
+}
+/* csp__park_m: csp__park by a caller that knows its M (csp__enter_g's). */
+CSP__FN void csp__park_m(csp__m *m, csp__unlockf unlockf, void *arg, const char *reason, void *hb) {
     if (!m) {
         csp__g *g = csp__self();
         csp__store(&g->waitreason, reason, CSP__RELAXED);
@@ -2816,7 +2838,10 @@ CSP__FN void csp__park(csp__unlockf unlockf, void *arg, const char *reason, void
 /* csp__ready: make a parked g runnable (Go's goready). From anywhere: a
  * goroutine (g goes to the caller's runnext: it runs next, as Go does), an M
  * without P or a plain thread (global queue). */
-CSP__FN void csp__ready(csp__g *g) {
+CSP__FN void csp__ready_m(csp__m *m, csp__g *g);
+CSP__FN void csp__ready(csp__g *g) { csp__ready_m(csp__getm(), g); }
+/* csp__ready_m: csp__ready by a caller that knows its M (csp__enter_g's). */
+CSP__FN void csp__ready_m(csp__m *m, csp__g *g) {
     if (g->flags & CSP__GF_THREAD) {
         csp__hb_release(g);
         csp__store(&g->parkword, 1u, CSP__RELEASE);
@@ -2825,7 +2850,6 @@ CSP__FN void csp__ready(csp__g *g) {
     }
     csp__store(&g->status, (uint32_t)CSP__G_RUNNABLE, CSP__RELAXED);
     csp__hb_release(g);   /* after our last write to g; g acquires it when it runs */
-    csp__m *m = csp__getm();
     csp__p *p = m ? csp__load(&m->p, CSP__RELAXED) : NULL;
     if (p && csp__load(&m->inrt, CSP__RELAXED) &&
         csp__load(&p->status, CSP__RELAXED) == CSP__P_RUNNING && csp__load(&p->m, CSP__RELAXED) == m) {
@@ -4135,7 +4159,11 @@ static CSP__NOINLINE void csp__rt_init(void) {
  * channels, one winner) and close (wake everyone) simple to get exactly
  * right; the lock-free designs (crossbeam, Koval et al.) pay with cell
  * states and extra atomics per operation. Non-blocking operations on an
- * empty/full channel take no lock at all (below).
+ * empty/full channel take no lock at all (below). A buffered operation
+ * that needs no partner (room and no receiver waiting, a value and no
+ * sender waiting) takes the lock and nothing else: not the scheduler, not
+ * the caller's context (csp__chan_buf_send/recv); that halved
+ * select/uncontended, chan/uncontended and chan/prodcons/100 here.
  * Invariants (under c->lock):
  *   C1 qcount > 0 implies recvq is empty (of live waiters); qcount < cap
  *      implies sendq is empty. For cap == 0 at most one of the queues has
@@ -4216,8 +4244,70 @@ CSP__FN csp__sudog *csp__wq_dequeue(csp__waitq *q) {
 }
 
 CSP__FN void *csp__chan_slot(csp_chan *c, size_t i) { return c->buf + i * c->elemsize; }
-CSP__FN void csp__elem_copy(void *dst, const void *src, size_t n) { if (dst && src && n) memcpy(dst, src, n); }
-CSP__FN void csp__elem_zero(void *dst, size_t n) { if (dst && n) memset(dst, 0, n); }
+/* Element copies: the common sizes are copied inline (a call into libc's
+ * memcpy for 8 bytes was 4% of select/uncontended). */
+CSP__FN void csp__elem_copy(void *dst, const void *src, size_t n) {
+    if (!dst || !src) return;
+    switch (n) {
+    case 0: return;
+    case 1: memcpy(dst, src, 1); return;
+    case 2: memcpy(dst, src, 2); return;
+    case 4: memcpy(dst, src, 4); return;
+    case 8: memcpy(dst, src, 8); return;
+    case 16: memcpy(dst, src, 16); return;
+    default: memcpy(dst, src, n); return;
+    }
+}
+CSP__FN void csp__elem_zero(void *dst, size_t n) {
+    if (!dst) return;
+    switch (n) {
+    case 0: return;
+    case 4: memset(dst, 0, 4); return;
+    case 8: memset(dst, 0, 8); return;
+    default: memset(dst, 0, n); return;
+    }
+}
+
+/* Buffered fast paths: a send to a buffered channel with room and nobody
+ * waiting to receive, or a receive from one holding values and nobody
+ * waiting to send, is a copy under the channel's lock and nothing else.
+ * It readies nobody and never parks, so it needs no P (csp__enter):
+ * sysmon's hand-off of a hog's P is unaffected (the hog gets a P back at its
+ * next call that may park or ready). It does need the thread to be known to
+ * the runtime (csp__thread_known): main must have been adopted as goroutine
+ * 1 (its first channel use starts the runtime, and deterministic mode with
+ * it), and a plain thread must count against deadlock detection as soon as
+ * it uses a channel (it may send again later). The looks before the lock
+ * (relaxed, C1's fields) only choose the path: everything is decided again
+ * under the lock, and a "no" there sends the caller down the general path
+ * (a race lost since the look, a queue holding a select's stale sudog, a
+ * close). */
+CSP__FN bool csp__thread_known(void) {
+    csp__tls_t *t = csp__tls();
+    return t->m != NULL || t->plain;
+}
+CSP__FN bool csp__chan_buf_send(csp_chan *c, const void *ep) {
+    if (csp__load(&c->qcount, CSP__RELAXED) >= c->cap || csp__load(&c->recvq.first, CSP__RELAXED)) return false;
+    if (CSP__UNLIKELY(!csp__thread_known())) return false;
+    csp__lock(&c->lock);
+    if (c->closed || c->qcount == c->cap || c->recvq.first) { csp__unlock(&c->lock); return false; }
+    csp__elem_copy(c->buf + c->sendx * c->elemsize, ep, c->elemsize);
+    if (++c->sendx == c->cap) c->sendx = 0;
+    csp__store(&c->qcount, c->qcount + 1, CSP__RELAXED);
+    csp__unlock(&c->lock);
+    return true;
+}
+CSP__FN bool csp__chan_buf_recv(csp_chan *c, void *ep) {
+    if (csp__load(&c->qcount, CSP__RELAXED) == 0 || csp__load(&c->sendq.first, CSP__RELAXED)) return false;
+    if (CSP__UNLIKELY(!csp__thread_known())) return false;
+    csp__lock(&c->lock);
+    if (c->qcount == 0 || c->sendq.first) { csp__unlock(&c->lock); return false; }
+    csp__elem_copy(ep, c->buf + c->recvx * c->elemsize, c->elemsize);
+    if (++c->recvx == c->cap) c->recvx = 0;
+    csp__store(&c->qcount, c->qcount - 1, CSP__RELAXED);
+    csp__unlock(&c->lock);
+    return true;
+}
 
 CSP__DEF csp_chan *csp_chan_make(size_t elem_size, size_t cap) {
     if (elem_size && cap > SIZE_MAX / elem_size) return NULL;
@@ -4271,16 +4361,16 @@ CSP__FN bool csp__unlock_chan(csp__g *g, void *arg) {
 CSP__FN bool csp__park_forever_ok(csp__g *g, void *arg) { (void)g; (void)arg; return true; }
 
 /* Send with c->lock held, to a waiting receiver sg (C4). Unlocks. */
-CSP__FN void csp__chan_send_direct(csp_chan *c, csp__sudog *sg, const void *ep) {
+CSP__FN void csp__chan_send_direct(csp__m *m, csp_chan *c, csp__sudog *sg, const void *ep) {
     csp__elem_copy(sg->elem, ep, c->elemsize);
     sg->success = true;
     csp__g *g = sg->g;
     g->param = sg;
     csp__unlock(&c->lock);
-    csp__ready(g);
+    csp__ready_m(m, g);
 }
 /* Receive with c->lock held, from a waiting sender sg. Unlocks. */
-CSP__FN void csp__chan_recv_direct(csp_chan *c, csp__sudog *sg, void *ep) {
+CSP__FN void csp__chan_recv_direct(csp__m *m, csp_chan *c, csp__sudog *sg, void *ep) {
     if (c->cap == 0) {
         csp__elem_copy(ep, sg->elem, c->elemsize);
     } else {
@@ -4295,11 +4385,13 @@ CSP__FN void csp__chan_recv_direct(csp_chan *c, csp__sudog *sg, void *ep) {
     csp__g *g = sg->g;
     g->param = sg;
     csp__unlock(&c->lock);
-    csp__ready(g);
+    csp__ready_m(m, g);
 }
 
-/* chansend: returns true if sent; block false: never waits. */
-CSP__FN bool csp__chan_send(csp_chan *c, const void *ep, bool block) {
+/* chansend: returns true if sent; block false: never waits. The general
+ * path is a function of its own so that the buffered fast path (inlined
+ * into csp__chan_send) keeps a small frame. */
+CSP__FN CSP__NOINLINE bool csp__chan_send_slow(csp_chan *c, const void *ep, bool block) {
     if (!c) {
         if (!block) return false;
         csp__self();
@@ -4310,26 +4402,26 @@ CSP__FN bool csp__chan_send(csp_chan *c, const void *ep, bool block) {
     if (CSP__UNLIKELY(!ep && c->elemsize))
         csp_panic("send of a NULL element on a channel of %zu-byte elements", c->elemsize);
     if (!block && !csp__load(&c->closed, CSP__RELAXED) && csp__chan_full(c)) return false;
-    csp__g *self = csp__self();
-    csp__enter();
+    csp__g *self;
+    csp__m *m = csp__enter_g(&self);
     csp__lock(&c->lock);
-    if (c->closed) { csp__unlock(&c->lock); csp__leave(); csp_panic("send on closed channel"); }
+    if (c->closed) { csp__unlock(&c->lock); csp__leave_m(m); csp_panic("send on closed channel"); }
     csp__sudog *sg = csp__wq_dequeue(&c->recvq);
-    if (sg) { csp__chan_send_direct(c, sg, ep); csp__leave(); return true; }
+    if (sg) { csp__chan_send_direct(m, c, sg, ep); csp__leave_m(m); return true; }
     if (c->qcount < c->cap) {
         csp__elem_copy(csp__chan_slot(c, c->sendx), ep, c->elemsize);
         if (++c->sendx == c->cap) c->sendx = 0;
         csp__store(&c->qcount, c->qcount + 1, CSP__RELAXED);
         csp__unlock(&c->lock);
-        csp__leave();
+        csp__leave_m(m);
         return true;
     }
-    if (!block) { csp__unlock(&c->lock); csp__leave(); return false; }
+    if (!block) { csp__unlock(&c->lock); csp__leave_m(m); return false; }
     csp__sudog me;
     memset(&me, 0, sizeof me);
     me.g = self; me.elem = (void *)ep; me.c = c; me.caseidx = -1;
     csp__wq_push(&c->sendq, &me);
-    csp__park(csp__unlock_chan, c, "chan send", &c->lock);
+    csp__park_m(m, csp__unlock_chan, c, "chan send", &c->lock);
     /* C4: a receiver took the value (success) or close woke us. */
     bool ok = me.success;
     csp__leave();
@@ -4337,8 +4429,13 @@ CSP__FN bool csp__chan_send(csp_chan *c, const void *ep, bool block) {
     return true;
 }
 
+CSP__FN bool csp__chan_send(csp_chan *c, const void *ep, bool block) {
+    if (CSP__LIKELY(c && c->cap && (ep || !c->elemsize)) && csp__chan_buf_send(c, ep)) return true;
+    return csp__chan_send_slow(c, ep, block);
+}
+
 /* chanrecv: returns selected (something happened); *okp: a real value. */
-CSP__FN bool csp__chan_recv(csp_chan *c, void *ep, bool block, bool *okp) {
+CSP__FN CSP__NOINLINE bool csp__chan_recv_slow(csp_chan *c, void *ep, bool block, bool *okp) {
     if (!c) {
         if (!block) return false;
         csp__self();
@@ -4354,20 +4451,20 @@ CSP__FN bool csp__chan_recv(csp_chan *c, void *ep, bool block, bool *okp) {
             return true;
         }
     }
-    csp__g *self = csp__self();
-    csp__enter();
+    csp__g *self;
+    csp__m *m = csp__enter_g(&self);
     csp__lock(&c->lock);
     if (c->closed && c->qcount == 0) {
         csp__unlock(&c->lock);
-        csp__leave();
+        csp__leave_m(m);
         csp__elem_zero(ep, c->elemsize);
         if (okp) *okp = false;
         return true;
     }
     csp__sudog *sg = csp__wq_dequeue(&c->sendq);
     if (sg) {
-        csp__chan_recv_direct(c, sg, ep);
-        csp__leave();
+        csp__chan_recv_direct(m, c, sg, ep);
+        csp__leave_m(m);
         if (okp) *okp = true;
         return true;
     }
@@ -4378,21 +4475,26 @@ CSP__FN bool csp__chan_recv(csp_chan *c, void *ep, bool block, bool *okp) {
         if (++c->recvx == c->cap) c->recvx = 0;
         csp__store(&c->qcount, c->qcount - 1, CSP__RELAXED);
         csp__unlock(&c->lock);
-        csp__leave();
+        csp__leave_m(m);
         if (okp) *okp = true;
         return true;
     }
-    if (!block) { csp__unlock(&c->lock); csp__leave(); return false; }
+    if (!block) { csp__unlock(&c->lock); csp__leave_m(m); return false; }
     csp__sudog me;
     memset(&me, 0, sizeof me);
     me.g = self; me.elem = ep; me.c = c; me.caseidx = -1;
     csp__wq_push(&c->recvq, &me);
     if (CSP__UNLIKELY(c->timer != NULL)) csp__timer_follow(c->timer);
-    csp__park(csp__unlock_chan, c, "chan receive", &c->lock);
+    csp__park_m(m, csp__unlock_chan, c, "chan receive", &c->lock);
     bool ok = me.success;   /* false: closed (close zero-filled *ep) */
     csp__leave();
     if (okp) *okp = ok;
     return true;
+}
+
+CSP__FN bool csp__chan_recv(csp_chan *c, void *ep, bool block, bool *okp) {
+    if (CSP__LIKELY(c && c->cap) && csp__chan_buf_recv(c, ep)) { if (okp) *okp = true; return true; }
+    return csp__chan_recv_slow(c, ep, block, okp);
 }
 
 CSP__DEF void csp_send(csp_chan *c, const void *elem) { csp__chan_send(c, elem, true); }
@@ -4466,6 +4568,10 @@ CSP__FN bool csp__sel_unlockf(csp__g *g, void *arg) {
 /* A thread-local generator for plain threads (goroutines use their M's). */
 CSP__FN uint32_t csp__fastrand(void) {
     csp__m *m = csp__getm();
+    if (CSP__UNLIKELY(!m) && !csp__tls()->plain) {   /* main, not adopted yet: now (deterministic mode) */
+        csp__self();
+        m = csp__getm();
+    }
     if (m) return csp__rand32(m);
     static __thread uint64_t x;
     if (!x) x = (uint64_t)csp_now() * 0x9E3779B97F4A7C15ull | 1;
@@ -4511,7 +4617,9 @@ CSP__FN int csp__select_impl(csp_case *cases, int n, int64_t timeout_ns, int *po
             csp_panic("select: case %d has op %d (want CSP_OP_SEND or CSP_OP_RECV)", i, cases[i].op);
         if (cases[i].op == CSP_OP_SEND && !cases[i].elem && cases[i].chan->elemsize)
             csp_panic("select: case %d sends a NULL element on a channel of %zu-byte elements", i, cases[i].chan->elemsize);
-        int j = (int)(csp__fastrand() % (uint32_t)(np + 1));
+        /* j uniform in [0, np]: multiply-shift (Go's fastrandn), not a
+         * division (a div was 5% of select/uncontended); np == 0 needs none. */
+        int j = np ? (int)(((uint64_t)csp__fastrand() * (uint32_t)(np + 1)) >> 32) : 0;
         pollorder[np] = pollorder[j];
         pollorder[j] = i;
         np++;
@@ -4560,8 +4668,8 @@ CSP__FN int csp__select_impl(csp_case *cases, int n, int64_t timeout_ns, int *po
         nl++;
     }
     csp__selctx sel = { lockorder, nl };
-    csp__g *self = csp__self();
-    csp__enter();
+    csp__g *self;
+    csp__m *m = csp__enter_g(&self);
     csp__sel_lock(&sel);
     /* Pass 1: a ready case, in poll order. */
     for (int k = 0; k < np; k++) {
@@ -4572,10 +4680,10 @@ CSP__FN int csp__select_impl(csp_case *cases, int n, int64_t timeout_ns, int *po
             if (sg) {
                 /* recv_direct unlocks c; the others stay locked: unlock them first. */
                 for (int q = nl - 1; q >= 0; q--) if (lockorder[q] != c) csp__unlock(&lockorder[q]->lock);
-                csp__chan_recv_direct(c, sg, cases[i].elem);
+                csp__chan_recv_direct(m, c, sg, cases[i].elem);
                 cases[i].ok = true;
                 result = i;
-                csp__leave();
+                csp__leave_m(m);
                 return result;
             }
             if (c->qcount > 0) {
@@ -4587,7 +4695,7 @@ CSP__FN int csp__select_impl(csp_case *cases, int n, int64_t timeout_ns, int *po
                 cases[i].ok = true;
                 result = i;
                 csp__sel_unlock(&sel);
-                csp__leave();
+                csp__leave_m(m);
                 return result;
             }
             if (c->closed) {
@@ -4595,17 +4703,17 @@ CSP__FN int csp__select_impl(csp_case *cases, int n, int64_t timeout_ns, int *po
                 cases[i].ok = false;
                 result = i;
                 csp__sel_unlock(&sel);
-                csp__leave();
+                csp__leave_m(m);
                 return result;
             }
         } else {
-            if (c->closed) { csp__sel_unlock(&sel); csp__leave(); csp_panic("send on closed channel"); }
+            if (c->closed) { csp__sel_unlock(&sel); csp__leave_m(m); csp_panic("send on closed channel"); }
             csp__sudog *sg = csp__wq_dequeue(&c->recvq);
             if (sg) {
                 for (int q = nl - 1; q >= 0; q--) if (lockorder[q] != c) csp__unlock(&lockorder[q]->lock);
-                csp__chan_send_direct(c, sg, cases[i].elem);
+                csp__chan_send_direct(m, c, sg, cases[i].elem);
                 result = i;
-                csp__leave();
+                csp__leave_m(m);
                 return result;
             }
             if (c->qcount < c->cap) {
@@ -4614,12 +4722,12 @@ CSP__FN int csp__select_impl(csp_case *cases, int n, int64_t timeout_ns, int *po
                 csp__store(&c->qcount, c->qcount + 1, CSP__RELAXED);
                 result = i;
                 csp__sel_unlock(&sel);
-                csp__leave();
+                csp__leave_m(m);
                 return result;
             }
         }
     }
-    if (!block) { csp__sel_unlock(&sel); csp__leave(); return result; }
+    if (!block) { csp__sel_unlock(&sel); csp__leave_m(m); return result; }
     /* Pass 2: wait on every case, queued in poll order. */
     csp__store(&self->selectdone, 0u, CSP__RELAXED);
     self->param = NULL;
@@ -4646,17 +4754,17 @@ CSP__FN int csp__select_impl(csp_case *cases, int n, int64_t timeout_ns, int *po
         t.idx = -1;
         t.waited = 1;
     }
-    if (!csp__getm()) {
+    if (!m) {
         /* A plain thread: csp__park's futex wait gives up at the deadline. */
         self->park_deadline = timed ? csp__deadline(timeout_ns) : 0;
-        csp__park(csp__sel_unlockf, &sel, "select", NULL);
+        csp__park_m(m, csp__sel_unlockf, &sel, "select", NULL);
         self->park_deadline = 0;
     } else if (timed) {
         csp__sel_arm arm = { &sel, &t };
         /* The hook adds t to this P's heap: whoever runs it takes tlock. */
-        csp__park(csp__sel_unlockf_timer, &arm, "select", &csp__load(&csp__getm()->p, CSP__RELAXED)->tlock);
+        csp__park_m(m, csp__sel_unlockf_timer, &arm, "select", &csp__load(&m->p, CSP__RELAXED)->tlock);
     } else {
-        csp__park(csp__sel_unlockf, &sel, "select", NULL);
+        csp__park_m(m, csp__sel_unlockf, &sel, "select", NULL);
     }
     /* Woken: by a partner (param = its sudog), by close (param = sudog,
      * success false) or by the timeout (param NULL). */

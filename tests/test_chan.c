@@ -35,6 +35,27 @@ TEST(buffered_fifo_len_cap) {
     EXPECT_EQ(v, 7, "untouched when nothing was received");
     csp_chan_release(c);
 }
+/* A full buffer with a blocked sender: the receive that frees a slot moves
+ * the sender's value in (Go's recv on a full channel), so the buffered fast
+ * path cannot slip a later send ahead of it: 1, 2, 3, and 4 finds it full. */
+static void send_three(void *arg) { csp_chan *c = *(csp_chan **)arg; int v = 3; csp_send(c, &v); }
+TEST(full_buffer_keeps_a_blocked_sender_first) {
+    csp_chan *c = csp_chan_make(sizeof(int), 2);
+    REQUIRE(c != NULL);
+    int a = 1, b = 2, d = 4, v = 0;
+    csp_send(c, &a);
+    csp_send(c, &b);
+    REQUIRE_EQ(csp_go_copy(send_three, &c, sizeof c), 0);
+    while (!csp__load(&c->sendq.first, CSP__ACQUIRE)) csp_yield();   /* it blocked */
+    EXPECT(csp_recv(c, &v)); EXPECT_EQ(v, 1);
+    EXPECT(!csp_try_send(c, &d), "the blocked sender's value took the freed slot");
+    EXPECT_EQ_U(csp_len(c), 2u);
+    EXPECT(csp_recv(c, &v)); EXPECT_EQ(v, 2);
+    EXPECT(csp_recv(c, &v)); EXPECT_EQ(v, 3);
+    EXPECT(csp_try_send(c, &d));
+    EXPECT(csp_recv(c, &v)); EXPECT_EQ(v, 4);
+    csp_chan_release(c);
+}
 TEST(closed_channel_drains_then_zero_false) {
     csp_chan *c = csp_chan_make(sizeof(int), 3);
     int a = 1, b = 2;

@@ -406,11 +406,39 @@ CHILD(no_deadlock_plain_thread) {
     fflush(stdout);
     pthread_join(th, NULL);
 }
+/* The thread's first runtime call is a buffered send that needs nobody (the
+ * lock-only fast path): it must count as a plain thread from then on, or
+ * main's wait for its second send (after the grace) looks like a deadlock. */
+static csp_chan *buffered_later;
+static int first_sent;   /* atomic */
+static void *thread_buffered_then_send(void *arg) {
+    (void)arg;
+    int v = 4;
+    csp_send(buffered_later, &v);
+    __atomic_store_n(&first_sent, 1, __ATOMIC_RELEASE);
+    usleep(300000);
+    v = 5;
+    csp_send(buffered_later, &v);
+    return NULL;
+}
+CHILD(no_deadlock_plain_thread_buffered) {
+    buffered_later = csp_chan_make(sizeof(int), 4);
+    pthread_t th;
+    pthread_create(&th, NULL, thread_buffered_then_send, NULL);
+    while (!__atomic_load_n(&first_sent, __ATOMIC_ACQUIRE)) sched_yield();   /* no runtime call before it */
+    int a = 0, b = 0;
+    csp_recv(buffered_later, &a);
+    csp_recv(buffered_later, &b);
+    printf("woke %d\n", a * 10 + b);
+    fflush(stdout);
+    pthread_join(th, NULL);
+}
 TEST(no_deadlock_while_something_can_wake) {
     static const struct { const char *child; const char *out; } cases[] = {
         { "no_deadlock_timer", "woke 1" },
         { "no_deadlock_blocking_section", "woke 2" },
         { "no_deadlock_plain_thread", "woke 3" },
+        { "no_deadlock_plain_thread_buffered", "woke 45" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         csp_test_child r = csp_test_run_child_(cases[i].child, NULL, 20000, (const char *)NULL);
