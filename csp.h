@@ -643,6 +643,9 @@ extern "C" {
  * build that does not reach some helper) warning-free. */
 #define CSP__FN static __attribute__((unused))
 #define CSP__NOINLINE __attribute__((noinline))
+/* For the few small helpers of the hottest paths that gcc would otherwise
+ * call (they have many callers): element copies, select's first pass. */
+#define CSP__INLINE __attribute__((always_inline)) inline
 #define CSP__LIKELY(x) __builtin_expect(!!(x), 1)
 #define CSP__UNLIKELY(x) __builtin_expect(!!(x), 0)
 
@@ -1993,7 +1996,7 @@ struct csp__p {
     csp__g *runq[CSP__RUNQ]; /* atomic slots */
     csp__g *runnext;         /* atomic */
     uint32_t runnext_streak; /* owner only: consecutive runnext picks */
-    uint32_t schedtick;      /* atomic: incremented at every schedule */
+    uint32_t schedtick;      /* atomic: incremented at every schedule, by the P's owner only */
     uint32_t syscalltick;    /* atomic: incremented at every blocking section */
     /* timers: a 4-ary min-heap on `when`, under tlock */
     csp__lock_t tlock;
@@ -2603,6 +2606,14 @@ CSP__FN void csp__poll_timers(csp__m *m) {
     if (t0 <= now) csp__run_timers(p, now);
 }
 
+/* One more schedule on m's P. Only the P's owner writes schedtick (sysmon
+ * only reads it), so a load and a store: Go's pp.schedtick++. A locked
+ * add here was one locked instruction per switch. */
+CSP__FN void csp__schedtick_inc(csp__m *m) {
+    csp__p *p = csp__load(&m->p, CSP__RELAXED);
+    csp__store(&p->schedtick, csp__load(&p->schedtick, CSP__RELAXED) + 1u, CSP__RELAXED);
+}
+
 /* Run what the context that switched to us left to do. */
 CSP__FN void csp__after_switch_hook(csp__m *m);
 CSP__FN void csp__after_switch(void) {
@@ -2658,7 +2669,7 @@ CSP__FN uint32_t csp__peek_flags(csp__g *g) {   /* set once at creation */
 CSP__FN void csp__switch_to(csp__m *m, csp__g *from, csp__g *to) {
     if (!(csp__peek_flags(to) & CSP__GF_G0)) {
         csp__store(&m->curg, (csp__g *)(to), CSP__RELAXED);
-        csp__fadd(&csp__load(&m->p, CSP__RELAXED)->schedtick, 1u, CSP__RELAXED);
+        csp__schedtick_inc(m);
     } else {
         csp__store(&m->curg, (csp__g *)(NULL), CSP__RELAXED);
     }
@@ -2920,7 +2931,7 @@ CSP__FN void csp__goexit(void) {
     csp__g *to = next ? next : m->g0;
     if (next) {
         csp__store(&m->curg, (csp__g *)(to), CSP__RELAXED);
-        csp__fadd(&csp__load(&m->p, CSP__RELAXED)->schedtick, 1u, CSP__RELAXED);
+        csp__schedtick_inc(m);
     } else {
         csp__store(&m->curg, (csp__g *)(NULL), CSP__RELAXED);
     }
@@ -3011,7 +3022,7 @@ CSP__DEF void csp_yield(void) {
     else if (!next && csp__load(&m->lockhand, CSP__RELAXED)) next = m->g0;
     /* A yield is a schedule even when nothing else can run: sysmon must not
      * take this goroutine for a hog. */
-    if (!next) csp__fadd(&csp__load(&m->p, CSP__RELAXED)->schedtick, 1u, CSP__RELAXED);
+    if (!next) csp__schedtick_inc(m);
     if (next) {
         csp__store(&m->hook, (int)CSP__HOOK_YIELD, CSP__RELAXED);
         csp__store(&m->hook_g, (csp__g *)(g), CSP__RELAXED);
@@ -4246,7 +4257,7 @@ CSP__FN csp__sudog *csp__wq_dequeue(csp__waitq *q) {
 CSP__FN void *csp__chan_slot(csp_chan *c, size_t i) { return c->buf + i * c->elemsize; }
 /* Element copies: the common sizes are copied inline (a call into libc's
  * memcpy for 8 bytes was 4% of select/uncontended). */
-CSP__FN void csp__elem_copy(void *dst, const void *src, size_t n) {
+CSP__FN CSP__INLINE void csp__elem_copy(void *dst, const void *src, size_t n) {
     if (!dst || !src) return;
     switch (n) {
     case 0: return;
@@ -4429,8 +4440,14 @@ CSP__FN CSP__NOINLINE bool csp__chan_send_slow(csp_chan *c, const void *ep, bool
     return true;
 }
 
-CSP__FN bool csp__chan_send(csp_chan *c, const void *ep, bool block) {
-    if (CSP__LIKELY(c && c->cap && (ep || !c->elemsize)) && csp__chan_buf_send(c, ep)) return true;
+/* The paths that need no scheduler stay inline here: a buffered send with
+ * room (csp__chan_buf_send) and a non-blocking send that finds the channel
+ * full; everything else is csp__chan_send_slow. */
+CSP__FN CSP__INLINE bool csp__chan_send(csp_chan *c, const void *ep, bool block) {
+    if (CSP__LIKELY(c != NULL && (ep || !c->elemsize))) {
+        if (!block && !csp__load(&c->closed, CSP__RELAXED) && csp__chan_full(c)) return false;
+        if (c->cap && csp__chan_buf_send(c, ep)) return true;
+    }
     return csp__chan_send_slow(c, ep, block);
 }
 
@@ -4492,8 +4509,24 @@ CSP__FN CSP__NOINLINE bool csp__chan_recv_slow(csp_chan *c, void *ep, bool block
     return true;
 }
 
-CSP__FN bool csp__chan_recv(csp_chan *c, void *ep, bool block, bool *okp) {
-    if (CSP__LIKELY(c && c->cap) && csp__chan_buf_recv(c, ep)) { if (okp) *okp = true; return true; }
+/* A non-blocking receive that finds c (not NULL) empty answers without
+ * the lock: 1, not ready; 2, closed and (still) empty: *ep zeroed (a zero
+ * value, ok false; polling a done channel is this); 0: not empty, go on. */
+CSP__FN CSP__INLINE int csp__chan_poll_empty(csp_chan *c, void *ep) {
+    if (!csp__chan_empty(c)) return 0;
+    if (!csp__load(&c->closed, CSP__ACQUIRE)) return 1;
+    if (!csp__chan_empty(c)) return 0;
+    csp__elem_zero(ep, c->elemsize);
+    return 2;
+}
+/* Inline, as for sends: a buffered receive of a value, and a non-blocking
+ * receive that finds the channel empty. */
+CSP__FN CSP__INLINE bool csp__chan_recv(csp_chan *c, void *ep, bool block, bool *okp) {
+    if (CSP__LIKELY(c != NULL)) {
+        int e = block ? 0 : csp__chan_poll_empty(c, ep);
+        if (e) { if (e == 2 && okp) *okp = false; return e == 2; }
+        if (c->cap && csp__chan_buf_recv(c, ep)) { if (okp) *okp = true; return true; }
+    }
     return csp__chan_recv_slow(c, ep, block, okp);
 }
 
@@ -4501,6 +4534,8 @@ CSP__DEF void csp_send(csp_chan *c, const void *elem) { csp__chan_send(c, elem, 
 CSP__DEF bool csp_recv(csp_chan *c, void *out) { bool ok = false; csp__chan_recv(c, out, true, &ok); return ok; }
 CSP__DEF bool csp_try_send(csp_chan *c, const void *elem) { return csp__chan_send(c, elem, false); }
 CSP__DEF bool csp_try_recv(csp_chan *c, void *out, bool *ok) {
+    int e = c ? csp__chan_poll_empty(c, out) : 0;   /* empty: answered here, no call */
+    if (e) { if (ok) *ok = false; return e == 2; }
     bool okv = false;
     bool r = csp__chan_recv(c, out, false, &okv);
     if (ok) *ok = r ? okv : false;
@@ -4607,9 +4642,9 @@ CSP__FN bool csp__sel_unlockf_timer(csp__g *g, void *arg) {
     return true;
 }
 
-CSP__FN int csp__select_impl(csp_case *cases, int n, int64_t timeout_ns, int *pollorder,
-                             csp_chan **lockorder, csp__sudog *sgs) {
-    /* Poll order: a random permutation of the enabled cases. */
+/* Poll order: a random permutation of the enabled cases, checked. Returns
+ * their number. */
+CSP__FN CSP__INLINE int csp__select_order(csp_case *cases, int n, int *pollorder) {
     int np = 0;
     for (int i = 0; i < n; i++) {
         if (!cases[i].chan) continue;
@@ -4624,6 +4659,36 @@ CSP__FN int csp__select_impl(csp_case *cases, int n, int64_t timeout_ns, int *po
         pollorder[j] = i;
         np++;
     }
+    return np;
+}
+
+/* Pass 0, without the channels' locks: the first case in poll order that
+ * looks ready is tried alone, under its own channel's lock only (as
+ * csp_try_send / csp_try_recv do); Go locks every channel of the select
+ * first. A case that lost a race since it was looked at is passed over;
+ * if none is taken (-1), the locked pass of csp__select_wait decides (a
+ * "none is ready" made of looks at different instants is no answer). */
+CSP__FN CSP__INLINE int csp__select_try(csp_case *cases, const int *pollorder, int np) {
+    for (int k = 0; k < np; k++) {
+        int i = pollorder[k];
+        csp_chan *c = cases[i].chan;
+        if (cases[i].op == CSP_OP_RECV) {
+            if (csp__chan_empty(c) && !csp__load(&c->closed, CSP__ACQUIRE)) continue;
+            bool ok = false;
+            if (csp__chan_recv(c, cases[i].elem, false, &ok)) { cases[i].ok = ok; return i; }
+        } else {
+            if (csp__chan_full(c) && !csp__load(&c->closed, CSP__ACQUIRE)) continue;
+            if (csp__chan_send(c, cases[i].elem, false)) return i;   /* closed: Go's panic */
+        }
+    }
+    return -1;
+}
+
+/* The rest of a select after csp__select_try found nothing: the locked
+ * pass, then the wait. A function of its own (not inlined) so that a select
+ * that finds a case ready at once never sets up its frame. */
+CSP__FN CSP__NOINLINE int csp__select_wait(csp_case *cases, int np, int64_t timeout_ns, int *pollorder,
+                                           csp_chan **lockorder, csp__sudog *sgs) {
     int result = CSP_SELECT_TIMEOUT;
     bool block = timeout_ns > 0;
     if (np == 0) {
@@ -4636,24 +4701,6 @@ CSP__FN int csp__select_impl(csp_case *cases, int n, int64_t timeout_ns, int *po
         }
         csp_sleep(timeout_ns);
         return result;
-    }
-    /* Pass 0, without the channels' locks: the first case in poll order that
-     * looks ready is tried alone, under its own channel's lock only (as
-     * csp_try_send / csp_try_recv do); Go locks every channel of the select
-     * first. A case that lost a race since it was looked at is passed over;
-     * if none is taken, the locked pass below decides (a "none is ready"
-     * made of looks at different instants is no answer). */
-    for (int k = 0; k < np; k++) {
-        int i = pollorder[k];
-        csp_chan *c = cases[i].chan;
-        if (cases[i].op == CSP_OP_RECV) {
-            if (csp__chan_empty(c) && !csp__load(&c->closed, CSP__ACQUIRE)) continue;
-            bool ok = false;
-            if (csp__chan_recv(c, cases[i].elem, false, &ok)) { cases[i].ok = ok; return i; }
-        } else {
-            if (csp__chan_full(c) && !csp__load(&c->closed, CSP__ACQUIRE)) continue;
-            if (csp__chan_send(c, cases[i].elem, false)) return i;   /* closed: Go's panic */
-        }
     }
     /* Lock order: distinct channels by address (insertion sort: n is small). */
     int nl = 0;
@@ -4789,17 +4836,29 @@ CSP__FN int csp__select_impl(csp_case *cases, int n, int64_t timeout_ns, int *po
     return result;
 }
 
+/* The wait of a select of at most CSP__SELECT_STACK cases: its lock order
+ * and waiter records on this frame. */
+CSP__FN CSP__NOINLINE int csp__select_small(csp_case *cases, int np, int64_t timeout_ns, int *pollorder) {
+    csp_chan *lock_buf[CSP__SELECT_STACK];
+    csp__sudog sg_buf[CSP__SELECT_STACK];
+    return csp__select_wait(cases, np, timeout_ns, pollorder, lock_buf, sg_buf);
+}
+
 CSP__DEF int csp_select(csp_case *cases, int n, int64_t timeout_ns) {
     if (n < 0) csp_panic("select with a negative number of cases (%d)", n);
     if (n > 0 && !cases) csp_panic("select with NULL cases and n = %d", n);
-    int order_buf[CSP__SELECT_STACK];
-    csp_chan *lock_buf[CSP__SELECT_STACK];
-    csp__sudog sg_buf[CSP__SELECT_STACK];
-    if (n <= CSP__SELECT_STACK) return csp__select_impl(cases, n, timeout_ns, order_buf, lock_buf, sg_buf);
+    if (n <= CSP__SELECT_STACK) {
+        int order[CSP__SELECT_STACK];
+        int np = csp__select_order(cases, n, order);
+        int r = csp__select_try(cases, order, np);
+        return r >= 0 ? r : csp__select_small(cases, np, timeout_ns, order);
+    }
     int *pollorder = (int *)csp__xmalloc((size_t)n * sizeof *pollorder);
     csp_chan **lockorder = (csp_chan **)csp__xmalloc((size_t)n * sizeof *lockorder);
     csp__sudog *sgs = (csp__sudog *)csp__xmalloc((size_t)n * sizeof *sgs);
-    int r = csp__select_impl(cases, n, timeout_ns, pollorder, lockorder, sgs);
+    int np = csp__select_order(cases, n, pollorder);
+    int r = csp__select_try(cases, pollorder, np);
+    if (r < 0) r = csp__select_wait(cases, np, timeout_ns, pollorder, lockorder, sgs);
     CSP_FREE(pollorder); CSP_FREE(lockorder); CSP_FREE(sgs);
     return r;
 }
