@@ -872,10 +872,19 @@ CSP__FN size_t csp__pagesize(void) {
  *   FPCR at [160].
  * Floating-point control state belongs to the goroutine. On AArch64 FPCR is
  * written only when the incoming value differs (msr fpcr can serialise). On
- * x86-64 MXCSR and the x87 control word are reloaded unconditionally:
- * measured on AMD EPYC here, a compare-and-skip costs MORE (8 ns per switch)
- * than the reload (5.6 ns), because reading back what stmxcsr just stored
- * stalls; without any FP state the switch is 3.9 ns.
+ * x86-64 MXCSR and the x87 control word are saved and reloaded every time.
+ * Measured on this AMD EPYC (Zen 3) with a ping-pong of two contexts, one
+ * switch: 2.5 ns for the registers alone; fnstcw + fldcw add 0.45 ns;
+ * stmxcsr adds 3 ns by itself (a dozen cycles, and it holds up what
+ * follows), ldmxcsr after it only 0.2 ns more; so the save costs, not the
+ * reload, and a compare-and-skip of the reload is slower (7.8 ns: reading
+ * back what stmxcsr stored stalls). Nothing reads MXCSR more cheaply
+ * (vstmxcsr is the same, an xsave 37 ns), so a switch that keeps MXCSR per
+ * goroutine costs about 6 ns here (bench rows switch/raw, switch/stmxcsr).
+ * Also measured: this one shared `jmp *%rdx`, whose target alternates
+ * between the two contexts, costs 2.8 ns more than a copy of the switch per
+ * call site would without FP state (5.3 vs 2.5 ns), and nothing once
+ * stmxcsr is there; so there is one copy.
  *
  * A fresh context starts in csp__tramp with the argument in r12/x19 and the
  * entry function in r13/x20. Its CFI marks the return address undefined, so
