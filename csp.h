@@ -98,7 +98,9 @@
  *     call the runtime cannot see (read(2) of a file, a blocking library)
  *     belongs inside csp_block_begin()/csp_block_end(); a goroutine that
  *     computes for long without runtime calls has its processor handed to
- *     another thread after ~10 ms (there is no signal-based preemption).
+ *     another thread after ~10 ms (there is no signal-based preemption) and
+ *     gets one back at its next call that may block or wake someone (a
+ *     buffered send or receive that needs no partner is neither).
  *   - Thread-locals: a goroutine may resume on another OS thread after any
  *     call that can block. Do not keep the address of a thread-local (or of
  *     errno) across such a call; read errors from return values.
