@@ -4290,6 +4290,20 @@ CSP__FN void csp__elem_zero(void *dst, size_t n) {
     }
 }
 
+/* The buffer, under c->lock: append a value (there is room) or take the
+ * head (there is one). A taken slot is not cleared: nothing reads it again
+ * before the next append overwrites it. */
+CSP__FN void csp__buf_put(csp_chan *c, const void *ep) {
+    csp__elem_copy(csp__chan_slot(c, c->sendx), ep, c->elemsize);
+    if (++c->sendx == c->cap) c->sendx = 0;
+    csp__store(&c->qcount, c->qcount + 1, CSP__RELAXED);
+}
+CSP__FN void csp__buf_take(csp_chan *c, void *ep) {
+    csp__elem_copy(ep, csp__chan_slot(c, c->recvx), c->elemsize);
+    if (++c->recvx == c->cap) c->recvx = 0;
+    csp__store(&c->qcount, c->qcount - 1, CSP__RELAXED);
+}
+
 /* Buffered fast paths: a send to a buffered channel with room and nobody
  * waiting to receive, or a receive from one holding values and nobody
  * waiting to send, is a copy under the channel's lock and nothing else.
@@ -4313,9 +4327,7 @@ CSP__FN bool csp__chan_buf_send(csp_chan *c, const void *ep) {
     if (CSP__UNLIKELY(!csp__thread_known())) return false;
     csp__lock(&c->lock);
     if (c->closed || c->qcount == c->cap || c->recvq.first) { csp__unlock(&c->lock); return false; }
-    csp__elem_copy(c->buf + c->sendx * c->elemsize, ep, c->elemsize);
-    if (++c->sendx == c->cap) c->sendx = 0;
-    csp__store(&c->qcount, c->qcount + 1, CSP__RELAXED);
+    csp__buf_put(c, ep);
     csp__unlock(&c->lock);
     return true;
 }
@@ -4324,9 +4336,7 @@ CSP__FN bool csp__chan_buf_recv(csp_chan *c, void *ep) {
     if (CSP__UNLIKELY(!csp__thread_known())) return false;
     csp__lock(&c->lock);
     if (c->qcount == 0 || c->sendq.first) { csp__unlock(&c->lock); return false; }
-    csp__elem_copy(ep, c->buf + c->recvx * c->elemsize, c->elemsize);
-    if (++c->recvx == c->cap) c->recvx = 0;
-    csp__store(&c->qcount, c->qcount - 1, CSP__RELAXED);
+    csp__buf_take(c, ep);
     csp__unlock(&c->lock);
     return true;
 }
@@ -4431,9 +4441,7 @@ CSP__FN CSP__NOINLINE bool csp__chan_send_slow(csp_chan *c, const void *ep, bool
     csp__sudog *sg = csp__wq_dequeue(&c->recvq);
     if (sg) { csp__chan_send_direct(m, c, sg, ep); csp__leave_m(m); return true; }
     if (c->qcount < c->cap) {
-        csp__elem_copy(csp__chan_slot(c, c->sendx), ep, c->elemsize);
-        if (++c->sendx == c->cap) c->sendx = 0;
-        csp__store(&c->qcount, c->qcount + 1, CSP__RELAXED);
+        csp__buf_put(c, ep);
         csp__unlock(&c->lock);
         csp__leave_m(m);
         return true;
@@ -4497,11 +4505,7 @@ CSP__FN CSP__NOINLINE bool csp__chan_recv_slow(csp_chan *c, void *ep, bool block
         return true;
     }
     if (c->qcount > 0) {
-        void *slot = csp__chan_slot(c, c->recvx);
-        csp__elem_copy(ep, slot, c->elemsize);
-        csp__elem_zero(slot, c->elemsize);
-        if (++c->recvx == c->cap) c->recvx = 0;
-        csp__store(&c->qcount, c->qcount - 1, CSP__RELAXED);
+        csp__buf_take(c, ep);
         csp__unlock(&c->lock);
         csp__leave_m(m);
         if (okp) *okp = true;
@@ -4745,11 +4749,7 @@ CSP__FN CSP__NOINLINE int csp__select_wait(csp_case *cases, int np, int64_t time
                 return result;
             }
             if (c->qcount > 0) {
-                void *slot = csp__chan_slot(c, c->recvx);
-                csp__elem_copy(cases[i].elem, slot, c->elemsize);
-                csp__elem_zero(slot, c->elemsize);
-                if (++c->recvx == c->cap) c->recvx = 0;
-                csp__store(&c->qcount, c->qcount - 1, CSP__RELAXED);
+                csp__buf_take(c, cases[i].elem);
                 cases[i].ok = true;
                 result = i;
                 csp__sel_unlock(&sel);
@@ -4775,9 +4775,7 @@ CSP__FN CSP__NOINLINE int csp__select_wait(csp_case *cases, int np, int64_t time
                 return result;
             }
             if (c->qcount < c->cap) {
-                csp__elem_copy(csp__chan_slot(c, c->sendx), cases[i].elem, c->elemsize);
-                if (++c->sendx == c->cap) c->sendx = 0;
-                csp__store(&c->qcount, c->qcount + 1, CSP__RELAXED);
+                csp__buf_put(c, cases[i].elem);
                 result = i;
                 csp__sel_unlock(&sel);
                 csp__leave_m(m);
