@@ -646,7 +646,8 @@ extern "C" {
 #define CSP__FN static __attribute__((unused))
 #define CSP__NOINLINE __attribute__((noinline))
 /* For the few small helpers of the hottest paths that gcc would otherwise
- * call (they have many callers): element copies, select's first pass. */
+ * call (they have many callers): element copies, the buffer's put and take,
+ * the channel wrappers, select's first pass. */
 #define CSP__INLINE __attribute__((always_inline)) inline
 #define CSP__LIKELY(x) __builtin_expect(!!(x), 1)
 #define CSP__UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -4293,12 +4294,12 @@ CSP__FN void csp__elem_zero(void *dst, size_t n) {
 /* The buffer, under c->lock: append a value (there is room) or take the
  * head (there is one). A taken slot is not cleared: nothing reads it again
  * before the next append overwrites it. */
-CSP__FN void csp__buf_put(csp_chan *c, const void *ep) {
+CSP__FN CSP__INLINE void csp__buf_put(csp_chan *c, const void *ep) {
     csp__elem_copy(csp__chan_slot(c, c->sendx), ep, c->elemsize);
     if (++c->sendx == c->cap) c->sendx = 0;
     csp__store(&c->qcount, c->qcount + 1, CSP__RELAXED);
 }
-CSP__FN void csp__buf_take(csp_chan *c, void *ep) {
+CSP__FN CSP__INLINE void csp__buf_take(csp_chan *c, void *ep) {
     csp__elem_copy(ep, csp__chan_slot(c, c->recvx), c->elemsize);
     if (++c->recvx == c->cap) c->recvx = 0;
     csp__store(&c->qcount, c->qcount - 1, CSP__RELAXED);
