@@ -708,8 +708,15 @@ void AnnotateIgnoreSyncEnd(const char *f, int l);
 /* Work a context does on behalf of the one that switched to it (m->hook):
  * neither its accesses nor its synchronisation are its own. The parker
  * releases what the hook publishes (csp__park's hb argument). */
-#define CSP__TSAN_HOOK_BEGIN() (AnnotateIgnoreReadsBegin(__FILE__, __LINE__), AnnotateIgnoreWritesBegin(__FILE__, __LINE__), AnnotateIgnoreSyncBegin(__FILE__, __LINE__))
-#define CSP__TSAN_HOOK_END() (AnnotateIgnoreSyncEnd(__FILE__, __LINE__), AnnotateIgnoreWritesEnd(__FILE__, __LINE__), AnnotateIgnoreReadsEnd(__FILE__, __LINE__))
+static __thread int csp__tsan_hook;   /* inside a hook (atomics: every fiber of the thread sees it) */
+#define CSP__TSAN_HOOK_BEGIN() (__atomic_store_n(&csp__tsan_hook, 1, __ATOMIC_RELAXED), AnnotateIgnoreReadsBegin(__FILE__, __LINE__), AnnotateIgnoreWritesBegin(__FILE__, __LINE__), AnnotateIgnoreSyncBegin(__FILE__, __LINE__))
+#define CSP__TSAN_HOOK_END() (AnnotateIgnoreSyncEnd(__FILE__, __LINE__), AnnotateIgnoreWritesEnd(__FILE__, __LINE__), AnnotateIgnoreReadsEnd(__FILE__, __LINE__), __atomic_store_n(&csp__tsan_hook, 0, __ATOMIC_RELAXED))
+/* A hook may start a thread (a sleeper's timer wakes a P: csp__newm). The
+ * new thread's only edges are the M's recycling (sched.lock) and
+ * pthread_create, which the hook's ignores would hide: the thread's first
+ * writes to a reused M then looked like races. csp__newm lifts the ignores. */
+#define CSP__TSAN_UNHOOK_BEGIN() int unhook_ = __atomic_load_n(&csp__tsan_hook, __ATOMIC_RELAXED); if (unhook_) CSP__TSAN_HOOK_END()
+#define CSP__TSAN_UNHOOK_END() if (unhook_) CSP__TSAN_HOOK_BEGIN()
 /* Reading the descriptor of the context we switch to: the runtime's own
  * business, ordered by the switch itself (which TSan must not see as sync). */
 #define CSP__TSAN_READS_BEGIN() AnnotateIgnoreReadsBegin(__FILE__, __LINE__)
@@ -722,6 +729,8 @@ void AnnotateIgnoreSyncEnd(const char *f, int l);
 #define csp__set_errno(e) ((void)(errno = (e)))
 #define CSP__TSAN_HOOK_BEGIN() ((void)0)
 #define CSP__TSAN_HOOK_END() ((void)0)
+#define CSP__TSAN_UNHOOK_BEGIN() ((void)0)
+#define CSP__TSAN_UNHOOK_END() ((void)0)
 #define CSP__TSAN_READS_BEGIN() ((void)0)
 #define CSP__TSAN_READS_END() ((void)0)
 #define csp__hb_release(p) ((void)0)
@@ -2363,6 +2372,7 @@ CSP__FN csp__m *csp__m_new(void) {
 
 /* Start an OS thread for m (which will take m->nextp). */
 CSP__FN void csp__newm(csp__p *p, bool spinning) {
+    CSP__TSAN_UNHOOK_BEGIN();
     csp__m *m = csp__m_new();
     m->nextp = p;
     m->spinning = spinning;
@@ -2376,6 +2386,7 @@ CSP__FN void csp__newm(csp__p *p, bool spinning) {
     int rc = pthread_create(&th, &a, csp__mstart, m);
     pthread_attr_destroy(&a);
     if (rc != 0) csp__fatal("cannot create a thread (pthread_create failed)");
+    CSP__TSAN_UNHOOK_END();
 }
 
 /* startm: run p (or an idle P) on an idle M, or on a new one. */
@@ -2685,6 +2696,11 @@ CSP__FN void csp__switch_to(csp__m *m, csp__g *from, csp__g *to) {
     } else {
         csp__store(&m->curg, (csp__g *)(NULL), CSP__RELAXED);
     }
+    /* TSan: switches are no_sync, so a goroutine's touches of m (curg,
+     * schedtick, lockedg, hooks) are released here for csp__mexit, which
+     * acquires m before the M's memory is recycled. Only mexit acquires it:
+     * goroutines sharing this thread stay unordered with each other. */
+    if (!(from->flags & CSP__GF_G0)) csp__hb_release(m);
     csp__gswitch(from, to);
     if (!(from->flags & CSP__GF_G0)) csp__mark_running(from);
     csp__after_switch();
@@ -2947,9 +2963,8 @@ CSP__FN void csp__goexit(void) {
     } else {
         csp__store(&m->curg, (csp__g *)(NULL), CSP__RELAXED);
     }
-    /* TSan: an ending thread's g0 (another fiber) recycles m after this,
-     * our last touch of m. */
-    if (!next) csp__hb_release(m);
+    /* TSan: our last touch of m, for csp__mexit (see csp__switch_to). */
+    csp__hb_release(m);
     csp__gswitch_last(g, to);
 }
 
@@ -3562,6 +3577,11 @@ CSP__FN void csp__mexit(csp__m *m) {
 /* g0's loop: run goroutines, until the thread must end (csp__mexit). */
 CSP__FN void csp__schedule_loop(csp__m *m) {
     for (;;) {
+        /* TSan: take the exiting goroutine's release of m (csp__goexit)
+         * before csp__after_switch frees its fiber; once a destroyed
+         * fiber's id is reused TSan may drop its clock entry, and the M's
+         * recycling then looked like a race with that goroutine. */
+        if (CSP__UNLIKELY(csp__load(&m->exiting, CSP__RELAXED))) csp__hb_acquire(m);
         csp__after_switch();
         if (CSP__UNLIKELY(csp__load(&m->exiting, CSP__RELAXED))) { csp__mexit(m); return; }
         csp__g *hg = csp__load(&m->lockhand, CSP__RELAXED);
@@ -3622,6 +3642,7 @@ CSP__FN void csp__reacquire_p(csp__m *m, csp__g *g) {
     csp__store(&g->status, (uint32_t)CSP__G_RUNNABLE, CSP__RELAXED);
     csp__hb_release(g);
     csp__store(&m->curg, (csp__g *)(NULL), CSP__RELAXED);
+    csp__hb_release(m);       /* TSan: for csp__mexit (see csp__switch_to) */
     csp__gswitch(g, m->g0);   /* g0 queues g, then finds no P and sleeps */
     csp__mark_running(g);     /* running again, on whichever M took it */
     csp__after_switch();
