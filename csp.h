@@ -1850,16 +1850,28 @@ typedef struct csp__lock_t { uint32_t v; } csp__lock_t;
  * Measured here (2 cores, PAUSE = 20 ns): chan/contended 21 -> 5.5 us,
  * select/sync_contended 1260 -> 340 ns, chan/prodcons/100 220 -> 55 ns.
  * The whole spin is ~16 us at most before the futex: less than a futex
- * sleep and wake-up cost a waiter in this VM. */
+ * sleep and wake-up cost a waiter in this VM.
+ * One early poll first (8 pauses): a holder between two stretches of user
+ * work (a producer's send between computations) is usually done by then,
+ * and waiting the full 200 pauses for it was 40% of the CPU time of
+ * chan/prodcons_work/100. Same binaries, medians of 5 (ns): prodcons_work
+ * /100 235 -> 165, /10 265 -> 223, select/prodcons 303 -> 227; the
+ * hammering rows (chan/contended, prodcons/N, select/sync_contended) level.
+ * More early polls (a doubling backoff from 8) cost the hammering rows
+ * 20-27% (stop 20). */
 #ifndef CSP__LOCK_SPINS
-#define CSP__LOCK_SPINS 4
+#define CSP__LOCK_SPINS 5
+#endif
+#ifndef CSP__LOCK_FIRST
+#define CSP__LOCK_FIRST 8
 #endif
 #ifndef CSP__LOCK_PAUSES
 #define CSP__LOCK_PAUSES 200
 #endif
 CSP__FN CSP__NOINLINE void csp__lock_slow(csp__lock_t *l) {
     for (int i = 0; i < CSP__LOCK_SPINS; i++) {
-        for (int k = 0; k < CSP__LOCK_PAUSES; k++) csp__cpu_relax();
+        int np = i == 0 ? CSP__LOCK_FIRST : CSP__LOCK_PAUSES;
+        for (int k = 0; k < np; k++) csp__cpu_relax();
         uint32_t z = 0;
         if (csp__load(&l->v, CSP__RELAXED) == 0 && csp__cas(&l->v, &z, 1, CSP__ACQUIRE)) return;
     }
