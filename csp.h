@@ -2587,6 +2587,10 @@ CSP__FN void csp__glist_drain(csp__p *p) {
     if (CSP__LIKELY(!csp__load(&p->gl.dead, CSP__RELAXED))) return;
     csp__g *g = __atomic_exchange_n(&p->gl.dead, (csp__g *)NULL, __ATOMIC_ACQUIRE);
     while (g) {
+        /* TSan: the push (csp__gfree) runs in a hook, whose edges TSan
+         * ignores; g's own clock holds the last write of deadnext that it
+         * saw (a csp__gcache_put here, before g was reused). */
+        csp__hb_acquire(g);
         csp__g *next = g->deadnext;
         if (!csp__gcache_put(p, g)) {
             csp__allg_unlink(g);
