@@ -487,6 +487,7 @@ static void reuse_gone(void *arg) { reuse_ids[*(int *)arg] = csp_id(); latch_don
 static gate reuse_gates[3], *reuse_gate;
 static void reuse_waiter(void *arg) { reuse_ids[*(int *)arg] = csp_id(); gate_wait(reuse_gate); latch_done(&reuse_done); }
 TEST(reused_goroutines_start_clean) {
+    int base = csp_num_goroutines();
     for (int round = 0; round < 3; round++) {
         latch_init(&reuse_done, NREUSE);
         for (int k = 0; k < NREUSE; k++) {
@@ -497,7 +498,9 @@ TEST(reused_goroutines_start_clean) {
             csp_yield();   /* most end before the next spawn: their descriptors get reused */
         }
         latch_wait(&reuse_done);
-        csp_yield();
+        /* Each has counted down but may still be on its way out (on the
+         * other P: a dump then shows it running, under its name). */
+        while (csp_num_goroutines() > base) csp_yield();
         reuse_gate = &reuse_gates[round];
         latch_init(&reuse_done, NREUSE);
         for (int k = NREUSE; k < 2 * NREUSE; k++) {
