@@ -5436,6 +5436,16 @@ CSP__FN bool csp__timer_modify(csp__tmr *t, int64_t when, int64_t period) {
      * other by one goroutine then share a heap and fire in order (across
      * heaps, two threads fire concurrently). */
     csp__m *cm = csp__getm();
+    if (CSP__UNLIKELY(cm && csp__load(&cm->p_lost, CSP__RELAXED))) {
+        /* A hog whose P sysmon handed away (its due timers): take a P back
+         * now, as Go's preempted hog goes through schedule. Resetting on
+         * without one left a second thread per P firing an always-due
+         * ticker against our resets (time/ticker_reset: six busy threads
+         * on two cores). */
+        csp__enter();
+        csp__leave();
+        cm = csp__getm();
+    }
     if (cm && csp__load(&cm->p, CSP__RELAXED) && csp__load(&cm->p, CSP__RELAXED) != p) return false;
     csp__lock(&p->tlock);
     if (csp__load(&t->p, CSP__RELAXED) != p || t->idx < 0) { csp__unlock(&p->tlock); return false; }
