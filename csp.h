@@ -107,7 +107,7 @@
  *   - Plain threads count for deadlock detection from their first call into
  *     the runtime (call csp_id() at the start of a thread that will use the
  *     runtime later); a suspected deadlock must hold for 100 ms before it is
- *     reported.
+ *     reported (also in deterministic mode, in real time).
  *   - fork() after the runtime started: the child may only exec or _exit.
  *   - Floating-point control state (rounding mode, x87 precision, AArch64
  *     FPCR) belongs to the goroutine: it is saved and restored at switches.
@@ -3361,12 +3361,23 @@ CSP__FN void csp__stopm(csp__m *m, int64_t until) {
     }
     csp__checkdead_locked();
     int64_t my_until = m->sleep_until;
+    /* Deterministic mode has no sysmon: while a deadlock is suspected, its
+     * idle M wakes every 10 ms (real time) to look again (the grace). */
+    int64_t recheck = csp__det.on && csp__load(&csp__dead_since, CSP__RELAXED) ? csp__mono() + 10 * CSP_MILLISECOND : 0;
     csp__unlock(&csp__sched.lock);
     for (;;) {
         if (csp__load(&m->park, CSP__ACQUIRE)) break;
+        int64_t left = INT64_MAX;
         if (my_until) {
-            int64_t left = my_until - csp_now();
+            left = my_until - csp_now();
             if (left <= 0) break;
+        }
+        if (recheck) {
+            int64_t r = recheck - csp__mono();
+            if (r <= 0) break;
+            if (r < left) left = r;
+        }
+        if (left != INT64_MAX) {
             struct timespec ts = { (time_t)(left / 1000000000), (long)(left % 1000000000) };
             csp__futex_wait(&m->park, 0, &ts);
         } else {
@@ -4030,13 +4041,19 @@ CSP__FN bool csp__dead_locked(void) {
 }
 CSP__FN void csp__checkdead_locked(void) {
     if (!csp__dead_locked()) { csp__store(&csp__dead_since, (int64_t)0, CSP__RELAXED); return; }
-    if (csp__load(&csp__dead_since, CSP__RELAXED) == 0 && !csp__det.on) {   /* deterministic: no sysmon, no grace */
-        csp__store(&csp__dead_since, csp_now(), CSP__RELAXED);
-        csp__store(&csp__sched.sysmon_wake, 1u, CSP__RELEASE);   /* sysmon gives the verdict */
-        csp__futex_wake(&csp__sched.sysmon_wake, 1);
+    /* Real time in every mode: a plain thread's first call comes in real
+     * time, also when csp_now() is virtual. */
+    if (csp__load(&csp__dead_since, CSP__RELAXED) == 0) {
+        csp__store(&csp__dead_since, csp__mono(), CSP__RELAXED);
+        /* sysmon gives the verdict; deterministic mode has none: its idle
+         * M looks again (csp__stopm's bounded sleep). */
+        if (!csp__det.on) {
+            csp__store(&csp__sched.sysmon_wake, 1u, CSP__RELEASE);
+            csp__futex_wake(&csp__sched.sysmon_wake, 1);
+        }
         return;
     }
-    if (!csp__det.on && csp_now() - csp__load(&csp__dead_since, CSP__RELAXED) < CSP__DEAD_GRACE) return;
+    if (csp__mono() - csp__load(&csp__dead_since, CSP__RELAXED) < CSP__DEAD_GRACE) return;
     csp__sched.deadlock_checks = 0;
     fflush(NULL);
     csp__write_str(2, "fatal error: all goroutines are asleep - deadlock!\n\n");
