@@ -121,8 +121,12 @@
  *                        goroutine, select's order, timer ties) drawn from a
  *                        generator seeded with n. Same seed, program and
  *                        input: same interleaving and output. Deadlocks are
- *                        reported at once. Plain threads still run on their
- *                        own (and make a program non-deterministic).
+ *                        reported after the usual 100 ms (real time). Plain
+ *                        threads still run on their own (and make a program
+ *                        non-deterministic); a goroutine blocked outside the
+ *                        runtime (pthread_join, a plain read) stops all the
+ *                        others, and the timers, in this mode: there is no
+ *                        second thread and no sysmon to take over.
  *   CSP_SEED_VIRTUAL_TIME=1
  *                        with CSP_SEED: csp_now() is virtual; it jumps to the
  *                        next timer whenever no goroutine can run, so sleeps
