@@ -2112,7 +2112,19 @@ CSP__FN uint32_t csp__rand32(csp__m *m) {   /* xorshift64*, per M */
 }
 
 static CSP__NOINLINE void csp__rt_init(void);
-CSP__FN void csp__rt_start(void) { pthread_once(&csp__sched.once, csp__rt_init); }
+CSP__FN void csp__rt_init_once(void) { pthread_once(&csp__sched.once, csp__rt_init); }
+CSP__FN csp__g *csp__self(void);
+/* Start the runtime (once). Deterministic mode also adopts the main thread
+ * as goroutine 1 at its first runtime call, whatever that call is: a main
+ * not yet adopted is neither a goroutine nor a plain thread, and the one M
+ * that a timer started for it then jumped the virtual clock past the
+ * timer and declared a deadlock while main still ran. */
+CSP__FN void csp__rt_start(void) {
+    csp__rt_init_once();
+    if (CSP__UNLIKELY(csp__det.on) && !__atomic_load_n(&csp__sched.g1, __ATOMIC_ACQUIRE) &&
+        (pid_t)syscall(SYS_gettid) == getpid())
+        csp__self();
+}
 
 /* >>deterministic mode ===========================================================
  * CSP_SEED=n (environment): the whole program runs on one thread with one
@@ -3890,7 +3902,7 @@ static void *csp__sysmon(void *arg) {
 CSP__FN void csp__plain_exit(void);
 
 CSP__FN CSP__NOINLINE csp__g *csp__adopt(csp__tls_t *t) {
-    csp__rt_start();
+    csp__rt_init_once();   /* not csp__rt_start: it adopts through here */
     csp__g *g = csp__native_g();
     if ((pid_t)syscall(SYS_gettid) == getpid() && !csp__sched.g1) {
         /* The main thread: goroutine 1. */
@@ -3910,7 +3922,7 @@ CSP__FN CSP__NOINLINE csp__g *csp__adopt(csp__tls_t *t) {
         csp__lock(&csp__sched.lock);
         csp__sched.mcount++;
         csp__sched.m0 = m;
-        csp__sched.g1 = g;
+        __atomic_store_n(&csp__sched.g1, g, __ATOMIC_RELEASE);   /* csp__rt_start looks without the lock */
         csp__unlock(&csp__sched.lock);
         csp__allg_add(g, NULL, false);
         t->m = m;
