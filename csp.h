@@ -3375,6 +3375,11 @@ CSP__FN void csp__stopm(csp__m *m, int64_t until) {
         csp__sched.timer_sleeper = m;
         m->sleep_until = until;
     }
+    /* Deterministic mode: a waker's csp__startm finds no idle M while we
+     * are between our last look at the run set and the list above, and
+     * leaves the work to "the busy M" (there is only one thread): us. So
+     * look again, now that we are listed (under the lock a waker takes). */
+    if (CSP__UNLIKELY(csp__det.on) && !csp__det_empty()) csp__store(&m->park, 1u, CSP__RELAXED);
     csp__checkdead_locked();
     int64_t my_until = m->sleep_until;
     /* Deterministic mode has no sysmon: while a deadlock is suspected, its

@@ -126,7 +126,8 @@
  *   FILTER (or env CSP_TEST_FILTER when there is no FILTER argument) selects tests:
  *   a comma-separated list of patterns; a pattern with * ? or [ is an fnmatch glob
  *   matched against the test name and against "binary.name", any other pattern is a
- *   substring of the test name. Output per test:
+ *   substring of the test name; a pattern led by '-' leaves out the tests it
+ *   matches (only exclusions: every other test). Output per test:
  *       [ RUN      ] test_chan.chan_fifo
  *       [       OK ] chan_fifo (3 ms)            or  [  FAILED  ] / [  SKIPPED  ]
  *   and the last line is exactly "N passed, N failed". The exit status is 0 iff no
@@ -1079,6 +1080,7 @@ CSP_TEST_FN_ int csp_test_child_output_(const csp_test_child *r, const char *nee
 CSP_TEST_FN_ int csp_test_match_(const char *filter, const char *name) {
     char full[512], pat[256];
     const char *p = filter;
+    int positives = 0, hit = 0;
     if (!filter || !*filter) return 1;
     snprintf(full, sizeof full, "%s.%s", csp_test_binary_, name);
     while (*p) {
@@ -1086,16 +1088,17 @@ CSP_TEST_FN_ int csp_test_match_(const char *filter, const char *name) {
         if (n > 0 && n < sizeof pat) {
             memcpy(pat, p, n);
             pat[n] = '\0';
-            if (strpbrk(pat, "*?[")) {
-                if (fnmatch(pat, name, 0) == 0 || fnmatch(pat, full, 0) == 0) return 1;
-            } else if (strstr(name, pat)) {
-                return 1;
-            }
+            int neg = pat[0] == '-';   /* -PATTERN: leave out what it matches */
+            const char *q = pat + neg;
+            int m = strpbrk(q, "*?[") ? (fnmatch(q, name, 0) == 0 || fnmatch(q, full, 0) == 0)
+                                      : strstr(name, q) != NULL;
+            if (neg && m) return 0;
+            if (!neg) { positives++; hit |= m; }
         }
         p += n;
         if (*p == ',') p++;
     }
-    return 0;
+    return positives ? hit : 1;
 }
 
 /* Orders the tests as they were defined: by file (first appearance), then line. */
@@ -1158,7 +1161,7 @@ CSP_TEST_FN_ int csp_test_main(int argc, char **argv) {
         else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             printf("usage: %s [--list] [FILTER]\n       %s --child NAME\n"
                    "FILTER (or env CSP_TEST_FILTER): comma-separated substrings of test\n"
-                   "names, or globs (* ? [) on NAME or BINARY.NAME\n",
+                   "names, or globs (* ? [) on NAME or BINARY.NAME; -PATTERN leaves out\n",
                    csp_test_binary_, csp_test_binary_);
             return 0;
         } else if (argv[i][0] == '-') {

@@ -382,6 +382,18 @@ TEST(filters_and_list) {
     EXPECT_STREQ(last_line(&r, last, sizeof last), "1 passed, 0 failed");
     csp_test_child_free(&r);
 
+    /* Exclusions: alone (every other test), and with a positive pattern. */
+    r = csp_test_run_self_(noargs, 30000, "CSP_TEST_FILTER=passing_*,-passing_checks", (const char *)NULL);
+    EXPECT_STREQ(last_line(&r, last, sizeof last), "0 passed, 0 failed");
+    csp_test_child_free(&r);
+    r = csp_test_run_self_(list, 30000, "CSP_TEST_SELFTEST_FAIL", "CSP_TEST_FILTER=-passing_checks,-child",
+                           (const char *)NULL);
+    EXPECT_CHILD_EXIT(r, 0);
+    EXPECT_CHILD_OUTPUT_HAS(r, "checks_from_threads\n");
+    EXPECT_CHILD_OUTPUT_LACKS(r, "passing_checks");
+    EXPECT_CHILD_OUTPUT_LACKS(r, "child_exit_code_and_output");
+    csp_test_child_free(&r);
+
     r = csp_test_run_self_(nochild, 30000, (const char *)NULL);
     EXPECT_CHILD_EXIT(r, 126);
     EXPECT_CHILD_OUTPUT_HAS(r, "has no CHILD(no_such_child)");
